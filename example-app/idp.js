@@ -1,0 +1,251 @@
+// @ts-check
+/**
+ * An embedded OpenID Provider for the example app and the tests: the certified `oidc-provider` package with a
+ * real login page and consent page, a few demo users, refresh tokens, PKCE required, RP-initiated and back-channel
+ * logout. It runs on loopback only. It is a demo IdP: never use it (or its users) in production.
+ */
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import http from 'node:http';
+import express from 'express';
+import Provider from 'oidc-provider';
+
+/** Demo users: login name -> password and claims. */
+export const DEMO_USERS = {
+  alice: {
+    password: 'alice-password',
+    claims: { name: 'Alice Example', given_name: 'Alice', email: 'alice@example.com', email_verified: true, groups: ['admin', 'staff'] },
+  },
+  bob: {
+    password: 'bob-password',
+    claims: { name: 'Bob Example', given_name: 'Bob', email: 'bob@example.com', email_verified: false, groups: ['staff'] },
+  },
+};
+
+const esc = (/** @type {unknown} */ s) =>
+  String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+
+const page = (/** @type {string} */ title, /** @type {string} */ body) => `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${esc(title)} · Demo IdP</title>
+<style>
+ body{font:16px/1.5 system-ui,sans-serif;background:#eef1f6;margin:0;display:grid;place-items:center;min-height:100vh;color:#1f2933}
+ main{background:#fff;padding:2rem 2.5rem;border-radius:10px;box-shadow:0 4px 18px #0002;width:22rem}
+ h1{font-size:1.3rem;margin-top:0} label{display:block;margin:.8rem 0 .2rem;font-size:.9rem}
+ input{width:100%;box-sizing:border-box;padding:.55rem;border:1px solid #c3cad4;border-radius:5px;font-size:1rem}
+ button{margin-top:1.2rem;width:100%;padding:.6rem;border:0;border-radius:5px;background:#7b3fe4;color:#fff;font-size:1rem;cursor:pointer}
+ button.secondary{background:#e4e7ec;color:#1f2933} .hint{font-size:.8rem;color:#52606d} .error{color:#b42318}
+ ul{padding-left:1.2rem}
+</style></head><body><main>${body}</main></body></html>`;
+
+/**
+ * @typedef {object} IdpClient
+ * @property {string} client_id
+ * @property {string} [client_secret]
+ * @property {string[]} redirect_uris
+ * @property {string[]} [post_logout_redirect_uris]
+ * @property {string} [token_endpoint_auth_method]
+ * @property {string} [backchannel_logout_uri]
+ *
+ * @typedef {object} IdpOptions
+ * @property {number} [port] 0 (default) picks a free port.
+ * @property {string} [host] default 127.0.0.1
+ * @property {IdpClient[]} clients
+ * @property {boolean} [autoConsent] grant consent without asking (tests).
+ * @property {number} [accessTokenTTL] seconds, default 3600.
+ * @property {boolean} [rotateRefreshTokens] issue a new refresh token on every refresh (and reject reuse).
+ * @property {(event: string, detail?: unknown) => void} [onEvent] observes grants, for tests and logs.
+ */
+
+/**
+ * Starts the demo IdP.
+ * @param {IdpOptions} options
+ * @returns {Promise<{ issuer: string, provider: Provider, server: http.Server, close: () => Promise<void> }>}
+ */
+export async function startIdp(options) {
+  const host = options.host ?? '127.0.0.1';
+  const server = http.createServer();
+  await new Promise((resolve) => server.listen(options.port ?? 0, host, () => resolve(undefined)));
+  const address = /** @type {import('node:net').AddressInfo} */ (server.address());
+  const issuer = `http://${host}:${address.port}`;
+  const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+
+  const provider = new Provider(issuer, {
+    clients: options.clients.map((c) => ({
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      ...c,
+    })),
+    jwks: { keys: [{ ...signingKey, kid: `demo-${randomBytes(4).toString('hex')}`, use: 'sig', alg: 'RS256' }] },
+    cookies: { keys: [randomBytes(32).toString('hex')] },
+    pkce: { required: () => true },
+    // Put profile and email claims in the ID token, as most hosted IdPs do.
+    conformIdTokenClaims: false,
+    claims: {
+      openid: ['sub'],
+      email: ['email', 'email_verified'],
+      profile: ['name', 'given_name'],
+      groups: ['groups'],
+    },
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'groups'],
+    findAccount: async (_ctx, id) => {
+      const user = DEMO_USERS[/** @type {keyof typeof DEMO_USERS} */ (id)];
+      if (!user) return undefined;
+      return { accountId: id, claims: async () => ({ sub: id, ...user.claims }) };
+    },
+    // A confidential web client allowed the refresh_token grant gets refresh tokens without offline_access.
+    issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    rotateRefreshToken: () => Boolean(options.rotateRefreshTokens),
+    ttl: {
+      AccessToken: options.accessTokenTTL ?? 3600,
+      IdToken: 3600,
+      RefreshToken: 14 * 24 * 3600,
+      Session: 14 * 24 * 3600,
+      Interaction: 3600,
+      Grant: 14 * 24 * 3600,
+    },
+    features: {
+      devInteractions: { enabled: false },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx, form) => {
+          ctx.body = page(
+            'Sign out',
+            `<h1>Sign out of the Demo IdP?</h1>${form}
+             <button autofocus type="submit" form="op.logoutForm" value="yes" name="logout">Yes, sign me out</button>
+             <button class="secondary" type="submit" form="op.logoutForm">No, stay signed in</button>`,
+          );
+        },
+        postLogoutSuccessSource: async (ctx) => {
+          ctx.body = page('Signed out', '<h1>You are signed out of the Demo IdP.</h1>');
+        },
+      },
+      backchannelLogout: { enabled: true },
+      revocation: { enabled: true },
+    },
+    loadExistingGrant: async (ctx) => {
+      const oidc = /** @type {any} */ (ctx.oidc);
+      const grantId = oidc.result?.consent?.grantId || oidc.session.grantIdFor(oidc.client.clientId);
+      if (grantId) return oidc.provider.Grant.find(grantId);
+      if (!options.autoConsent) return undefined;
+      const grant = new oidc.provider.Grant({ clientId: oidc.client.clientId, accountId: oidc.session.accountId });
+      grant.addOIDCScope(oidc.params.scope ?? 'openid');
+      await grant.save();
+      return grant;
+    },
+    renderError: async (ctx, out) => {
+      ctx.type = 'html';
+      ctx.body = page('Error', `<h1>Something went wrong</h1><p class="error">${esc(out.error)}: ${esc(out.error_description)}</p>`);
+    },
+  });
+  provider.proxy = false;
+  for (const event of ['grant.success', 'grant.error', 'end_session.success', 'backchannel.error', 'backchannel.success']) {
+    provider.on(event, (ctx, detail) => options.onEvent?.(event, { ctx, detail }));
+  }
+
+  const app = express();
+  app.disable('x-powered-by');
+  const form = express.urlencoded({ extended: false });
+
+  app.get('/interaction/:uid', async (req, res, next) => {
+    try {
+      const details = await provider.interactionDetails(req, res);
+      const uid = esc(details.uid);
+      if (details.prompt.name === 'login') {
+        res.type('html').send(
+          page(
+            'Sign in',
+            `<h1>Sign in to the Demo IdP</h1>
+             <form method="post" action="/interaction/${uid}/login" autocomplete="off">
+               <label for="login">Username</label><input id="login" name="login" required autofocus>
+               <label for="password">Password</label><input id="password" name="password" type="password" required>
+               <button type="submit">Sign in</button>
+             </form>
+             <p class="hint">Demo users: <b>alice</b> / alice-password, <b>bob</b> / bob-password</p>
+             <form method="post" action="/interaction/${uid}/abort"><button class="secondary">Cancel</button></form>`,
+          ),
+        );
+        return;
+      }
+      const client = await provider.Client.find(String(details.params.client_id));
+      const scopes = String(details.params.scope ?? '').split(' ').filter(Boolean);
+      res.type('html').send(
+        page(
+          'Allow access',
+          `<h1>Allow ${esc(client?.clientName ?? client?.clientId)} to access your account?</h1>
+           <ul>${scopes.map((s) => `<li>${esc(s)}</li>`).join('')}</ul>
+           <form method="post" action="/interaction/${uid}/confirm"><button type="submit">Allow</button></form>
+           <form method="post" action="/interaction/${uid}/abort"><button class="secondary">Deny</button></form>`,
+        ),
+      );
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  app.post('/interaction/:uid/login', form, async (req, res, next) => {
+    try {
+      const details = await provider.interactionDetails(req, res);
+      const login = String(req.body?.login ?? '');
+      const user = DEMO_USERS[/** @type {keyof typeof DEMO_USERS} */ (login)];
+      if (details.prompt.name !== 'login' || !user || user.password !== req.body?.password) {
+        res.status(401).type('html').send(
+          page(
+            'Sign in',
+            `<h1>Sign in to the Demo IdP</h1><p class="error">Wrong username or password.</p>
+             <p><a href="/interaction/${esc(details.uid)}">Try again</a></p>`,
+          ),
+        );
+        return;
+      }
+      await provider.interactionFinished(req, res, { login: { accountId: login } }, { mergeWithLastSubmission: false });
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  app.post('/interaction/:uid/confirm', form, async (req, res, next) => {
+    try {
+      const details = await provider.interactionDetails(req, res);
+      const { prompt, params, session } = details;
+      const grant = details.grantId
+        ? await provider.Grant.find(details.grantId)
+        : new provider.Grant({ accountId: session?.accountId, clientId: String(params.client_id) });
+      if (!grant) throw new Error('grant not found');
+      const missing = /** @type {{ missingOIDCScope?: string[], missingOIDCClaims?: string[] }} */ (prompt.details);
+      if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+      if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+      const grantId = await grant.save();
+      await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  app.post('/interaction/:uid/abort', async (req, res, next) => {
+    try {
+      await provider.interactionFinished(
+        req,
+        res,
+        { error: 'access_denied', error_description: 'The user cancelled the sign-in.' },
+        { mergeWithLastSubmission: false },
+      );
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  app.use(provider.callback());
+  server.on('request', app);
+
+  return {
+    issuer,
+    provider,
+    server,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,94 @@
+/**
+ * The redirect URI: matches the response to the login this browser started (by `state`, single use), redeems the
+ * code with the client secret and the PKCE verifier, validates the ID token, then regenerates the session id and
+ * stores the user. The response is always a redirect or an error page, never a page that keeps `?code=` visible.
+ */
+import type { Request, RequestHandler } from 'express';
+import * as client from 'openid-client';
+import type { Context } from './context.js';
+import { LoginStateError, passError } from './errors.js';
+import { acceptIdToken } from './id-token.js';
+import { callbackError } from './protocol-errors.js';
+import { type StoredTokens, type StoredUser, nowSeconds, regenerateWithUser, sessionOf, takePendingLogin } from './session-state.js';
+
+/** Converts a token endpoint response into what the session keeps. @private */
+export function toStoredTokens(tokens: client.TokenEndpointResponse, previous?: StoredTokens): StoredTokens {
+  const stored: StoredTokens = { accessToken: tokens.access_token, tokenType: tokens.token_type ?? 'bearer' };
+  const expiresIn = tokens.expires_in;
+  if (typeof expiresIn === 'number' && Number.isFinite(expiresIn)) stored.expiresAt = nowSeconds() + expiresIn;
+  // A refresh response without a new refresh token means "keep using the old one" (RFC 6749 §6).
+  const refreshToken = tokens.refresh_token ?? previous?.refreshToken;
+  if (refreshToken) stored.refreshToken = refreshToken;
+  const idToken = tokens.id_token ?? previous?.idToken;
+  if (idToken) stored.idToken = idToken;
+  const scope = tokens.scope ?? previous?.scope;
+  if (scope) stored.scope = scope;
+  return stored;
+}
+
+function responseUrl(req: Request, ctx: Context): URL {
+  const url = new URL(ctx.config.redirectUri);
+  const query = req.originalUrl.indexOf('?');
+  url.search = query === -1 ? '' : req.originalUrl.slice(query);
+  return url;
+}
+
+/** @private */
+export function callbackHandler(ctx: Context): RequestHandler {
+  const { config } = ctx;
+  return async (req, res, next) => {
+    // The URL holds a one-time code: keep it out of caches and out of the Referer of whatever comes next.
+    res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache', 'Referrer-Policy': 'no-referrer' });
+    try {
+      const session = sessionOf(req);
+      const url = responseUrl(req, ctx);
+      const state = url.searchParams.get('state');
+      if (!state) {
+        throw new LoginStateError(
+          'state_missing',
+          400,
+          'The sign-in response has no state, so it cannot be matched to a sign-in started here. Start again from the app.',
+        );
+      }
+      const pending = takePendingLogin(session, state, config.loginTimeout);
+      if (!pending) {
+        throw new LoginStateError(
+          'state_unknown',
+          400,
+          'This sign-in response does not match a sign-in in progress in this browser: it was already used ' +
+            '(back button or reload), or cookies were blocked. Start again.',
+        );
+      }
+      if (pending.expired) {
+        throw new LoginStateError('login_expired', 400, 'The sign-in took too long and has expired. Start again.');
+      }
+      const configuration = await ctx.provider.get();
+      let claims: Record<string, unknown>;
+      let tokens: client.TokenEndpointResponse;
+      try {
+        const response = await client.authorizationCodeGrant(configuration, url, {
+          pkceCodeVerifier: pending.login.codeVerifier,
+          expectedState: state,
+          expectedNonce: pending.login.nonce,
+          idTokenExpected: true,
+        });
+        tokens = response;
+        claims = acceptIdToken(response.id_token, response.claims() as Record<string, unknown> | undefined, config);
+      } catch (err) {
+        throw callbackError(err);
+      }
+      const now = nowSeconds();
+      const user: StoredUser = {
+        sub: claims.sub as string,
+        claims,
+        tokens: toStoredTokens(tokens),
+        loginAt: now,
+        seenAt: now,
+      };
+      await regenerateWithUser(req, user);
+      res.redirect(302, pending.login.returnTo);
+    } catch (err) {
+      passError(req, res, next, err, ctx.loginPath);
+    }
+  };
+}

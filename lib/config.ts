@@ -1,0 +1,172 @@
+/**
+ * The one configuration schema: defaults, environment variables, cross-field rules, and messages that name the
+ * field and say what to fix. Validated once, when `oauthLogin()` is called, never per request.
+ */
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+/** Parameters the middleware owns: letting `authorizationParams` override them would undo a security check. */
+const RESERVED_AUTH_PARAMS = [
+  'client_id',
+  'redirect_uri',
+  'response_type',
+  'state',
+  'nonce',
+  'code_challenge',
+  'code_challenge_method',
+  'scope',
+];
+
+/** Asymmetric JWS algorithms: the ID token must be verifiable with the IdP's public keys alone. */
+const DEFAULT_ID_TOKEN_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
+
+const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+const routePath = (field: string, fallback: string) =>
+  z
+    .string()
+    .regex(/^\/[^\s?#]*$/, `${field} must be a path starting with "/" (no query or fragment)`)
+    .default(fallback);
+
+const httpUrl = (field: string, what: string) =>
+  z
+    .string({ error: `${field} is required: ${what}` })
+    .refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), {
+      message: `${field} must be an absolute http(s) URL: ${what}`,
+    });
+
+const schema = z
+  .object({
+    issuer: httpUrl('issuer', 'the IdP issuer URL used for OpenID Connect discovery (or set OAUTH_ISSUER)'),
+    clientId: z
+      .string({ error: 'clientId is required: the client ID registered at the IdP (or set OAUTH_CLIENT_ID)' })
+      .min(1, 'clientId must not be empty'),
+    clientSecret: z
+      .string({ error: 'clientSecret is required: the client secret issued by the IdP (or set OAUTH_CLIENT_SECRET)' })
+      .min(1, 'clientSecret must not be empty'),
+    baseURL: httpUrl('baseURL', "the app's external origin, e.g. https://app.example.com (or set OAUTH_BASE_URL)"),
+    scope: z
+      .string()
+      .default('openid profile email')
+      .refine((s) => s.split(/\s+/).includes('openid'), { message: 'scope must include "openid"' }),
+    routes: z
+      .object({
+        login: routePath('routes.login', '/login'),
+        callback: routePath('routes.callback', '/callback'),
+        logout: routePath('routes.logout', '/logout'),
+      })
+      .strict()
+      .default({ login: '/login', callback: '/callback', logout: '/logout' }),
+    allowInsecureRequests: z.boolean().default(false),
+    tokenEndpointAuthMethod: z
+      .enum(['client_secret_basic', 'client_secret_post'], {
+        error: 'tokenEndpointAuthMethod must be "client_secret_basic" or "client_secret_post"',
+      })
+      .default('client_secret_basic'),
+    authorizationParams: z
+      .record(z.string(), z.string())
+      .default({})
+      .superRefine((params, ctx) => {
+        for (const key of Object.keys(params)) {
+          if (RESERVED_AUTH_PARAMS.includes(key)) {
+            ctx.addIssue({
+              code: 'custom',
+              message: `authorizationParams.${key} is set by the middleware and cannot be overridden${key === 'scope' ? ' (use the scope option)' : ''}`,
+            });
+          }
+        }
+      }),
+    clockTolerance: z.number().int().min(0).max(300, 'clockTolerance is in seconds; keep it at most 300').default(30),
+    httpTimeout: z.number().int().min(100, 'httpTimeout is in milliseconds; use at least 100').max(120_000).default(5000),
+    idTokenSigningAlgs: z.array(z.string().min(1)).min(1).default(DEFAULT_ID_TOKEN_ALGS),
+    loginTimeout: z.number().int().min(30).max(3600).default(600),
+    maxPendingLogins: z.number().int().min(1).max(20).default(5),
+    refreshSkew: z.number().int().min(0).max(600).default(30),
+    idleTimeout: z.number().int().min(60).default(24 * 3600),
+    absoluteTimeout: z.number().int().min(60).default(7 * 24 * 3600),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const issuer = URL.canParse(c.issuer) ? new URL(c.issuer) : undefined;
+    if (issuer?.protocol === 'http:' && !c.allowInsecureRequests) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['issuer'],
+        message: 'issuer uses http: use https, or set allowInsecureRequests: true for local development and tests only',
+      });
+    }
+    const base = URL.canParse(c.baseURL) ? new URL(c.baseURL) : undefined;
+    if (base?.protocol === 'http:' && !LOOPBACK.has(base.hostname) && !c.allowInsecureRequests) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['baseURL'],
+        message: 'baseURL uses http on a non-loopback host: session cookies would travel in clear text; use https',
+      });
+    }
+    if (base && (base.search || base.hash)) {
+      ctx.addIssue({ code: 'custom', path: ['baseURL'], message: 'baseURL must not contain a query or fragment' });
+    }
+    if (c.absoluteTimeout < c.idleTimeout) {
+      ctx.addIssue({ code: 'custom', path: ['absoluteTimeout'], message: 'absoluteTimeout must be >= idleTimeout' });
+    }
+    const { login, callback, logout } = c.routes;
+    if (new Set([login, callback, logout]).size !== 3) {
+      ctx.addIssue({ code: 'custom', path: ['routes'], message: 'routes.login, routes.callback and routes.logout must differ' });
+    }
+    if (c.idTokenSigningAlgs.includes('none')) {
+      ctx.addIssue({ code: 'custom', path: ['idTokenSigningAlgs'], message: 'unsigned ID tokens (alg "none") are never accepted' });
+    }
+  });
+
+/** Options accepted by `oauthLogin()`. See README "Configuration" for every option. @public */
+export type OAuthLoginConfig = z.input<typeof schema>;
+
+/** The validated configuration with every default applied. @public */
+export type ResolvedConfig = z.output<typeof schema> & {
+  /** baseURL without a trailing slash; the redirect URI is `${appBase}${routes.callback}`. */
+  appBase: string;
+  /** Path prefix of baseURL ('' at the origin root), for redirects the browser follows on this app. */
+  basePath: string;
+  redirectUri: string;
+  secureCookies: boolean;
+};
+
+const ENV: Record<string, string> = {
+  issuer: 'OAUTH_ISSUER',
+  clientId: 'OAUTH_CLIENT_ID',
+  clientSecret: 'OAUTH_CLIENT_SECRET',
+  baseURL: 'OAUTH_BASE_URL',
+};
+
+function describe(issue: z.core.$ZodIssue): string {
+  const path = issue.path.join('.');
+  if (issue.code === 'unrecognized_keys') return `unknown option(s): ${issue.keys.join(', ')} (check the spelling)`;
+  if (issue.message.startsWith(path) || !path) return issue.message;
+  return `${path}: ${issue.message}`;
+}
+
+/**
+ * Validates the configuration, fills unset fields from the environment, and applies defaults.
+ * @throws {ConfigError} listing every problem at once.
+ * @public
+ */
+export function resolveConfig(input: OAuthLoginConfig | undefined, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
+  if (input !== undefined && (typeof input !== 'object' || input === null)) {
+    throw new ConfigError(['the configuration must be an object']);
+  }
+  const raw: Record<string, unknown> = { ...(input ?? {}) };
+  for (const [field, name] of Object.entries(ENV)) {
+    if (raw[field] === undefined && env[name]) raw[field] = env[name];
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map(describe));
+  const c = parsed.data;
+  const appBase = c.baseURL.replace(/\/+$/, '');
+  return {
+    ...c,
+    appBase,
+    basePath: new URL(appBase).pathname.replace(/\/+$/, ''),
+    redirectUri: `${appBase}${c.routes.callback}`,
+    secureCookies: new URL(appBase).protocol === 'https:',
+  };
+}

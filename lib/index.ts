@@ -1,0 +1,74 @@
+/**
+ * express-oauth-login: OAuth 2.0 authorization code flow with PKCE and OpenID Connect for Express apps.
+ *
+ * @example
+ * ```ts
+ * app.use(session({ ... }));            // or oauthSession({ ... })
+ * app.use(oauthLogin({ issuer, clientId, clientSecret, baseURL }));
+ * app.get('/profile', requireAuth(), (req, res) => res.json(req.user!.claims));
+ * ```
+ * @packageDocumentation
+ */
+import { Router } from 'express';
+import { type OAuthLoginConfig, resolveConfig } from './config.js';
+import { type Context, attachContext } from './context.js';
+import { callbackHandler } from './callback.js';
+import { loginHandler } from './login.js';
+import { logoutHandler } from './logout.js';
+import { createProvider } from './provider.js';
+import { createRefresher } from './refresh.js';
+
+export type { OAuthLoginConfig, ResolvedConfig } from './config.js';
+export { requireAuth, type RequireAuthOptions } from './require-auth.js';
+export type { AuthenticatedUser } from './types.js';
+export {
+  OAuthLoginError,
+  ConfigError,
+  SetupError,
+  LoginStateError,
+  IdpError,
+  TokenValidationError,
+  TokenEndpointError,
+  IdpUnavailableError,
+  UnauthenticatedError,
+  ForbiddenError,
+  SessionStoreError,
+  type OAuthErrorCode,
+} from './errors.js';
+
+/**
+ * Creates the login router: GET `routes.login`, GET `routes.callback`, GET/POST `routes.logout`.
+ * Mount it after express-session: `app.use(session(...)); app.use(oauthLogin(config))`.
+ *
+ * The configuration is validated here, once; discovery happens lazily on the first login, so an IdP that is down
+ * at start-up does not stop the app from starting.
+ *
+ * @throws {ConfigError} with one line per problem when the configuration is invalid.
+ * @public
+ */
+export function oauthLogin(config?: OAuthLoginConfig): Router {
+  const resolved = resolveConfig(config);
+  if (resolved.allowInsecureRequests) {
+    process.emitWarning(
+      `allowInsecureRequests is on: tokens travel to ${resolved.issuer} without TLS. Use it for local development and tests only.`,
+      { code: 'EXPRESS_OAUTH_LOGIN_INSECURE', type: 'SecurityWarning' },
+    );
+  }
+  const provider = createProvider(resolved);
+  const ctx: Context = {
+    config: resolved,
+    provider,
+    refresher: createRefresher(provider, resolved),
+    loginPath: `${resolved.basePath}${resolved.routes.login}`,
+  };
+  const router = Router();
+  router.use((req, _res, next) => {
+    attachContext(req, ctx);
+    next();
+  });
+  router.get(resolved.routes.login, loginHandler(ctx));
+  router.get(resolved.routes.callback, callbackHandler(ctx));
+  router.get(resolved.routes.logout, logoutHandler(ctx));
+  router.post(resolved.routes.logout, logoutHandler(ctx));
+  return router;
+}

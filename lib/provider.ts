@@ -1,0 +1,129 @@
+/**
+ * The identity provider as openid-client sees it: discovery and client configuration, fetched lazily and cached as
+ * a promise (an IdP that is down at start-up must not crash the app; a failed discovery is retried on the next
+ * request). The JWKS is cached inside the openid-client Configuration and refetched by it once on an unknown `kid`.
+ */
+import * as client from 'openid-client';
+import type { ResolvedConfig } from './config.js';
+import { IdpUnavailableError, findCause } from './errors.js';
+
+/** Discovery is retried at most this often while the IdP is down, so a dead IdP is not hammered. */
+const RETRY_AFTER_FAILURE_MS = 1000;
+
+/** A lazily discovered provider. @private */
+export interface Provider {
+  /** Resolves the openid-client Configuration, discovering it on first use. */
+  get(): Promise<client.Configuration>;
+}
+
+function isTimeout(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    const name = (e as { name?: string }).name;
+    if (name === 'TimeoutError' || (e as { code?: string }).code === 'OAUTH_TIMEOUT') return true;
+  }
+  return false;
+}
+
+/**
+ * Wraps fetch with our own deadline (openid-client's `timeout` has a one-second granularity) and turns transport
+ * failures into errors with the right status: 504 for a slow IdP, 502 for one that cannot be reached.
+ */
+function timedFetch(config: ResolvedConfig): client.CustomFetch {
+  return async (url, options) => {
+    const signal = options.signal
+      ? AbortSignal.any([options.signal, AbortSignal.timeout(config.httpTimeout)])
+      : AbortSignal.timeout(config.httpTimeout);
+    try {
+      return await fetch(url, { ...options, signal } as RequestInit);
+    } catch (err) {
+      throw toUnavailable(err, config, new URL(url).pathname);
+    }
+  };
+}
+
+/** Maps a transport failure to a 502/504 IdpUnavailableError whose message names the endpoint but no secrets. */
+export function toUnavailable(err: unknown, config: ResolvedConfig, what: string): IdpUnavailableError {
+  const known = findCause(err, IdpUnavailableError);
+  if (known) return known;
+  if (isTimeout(err)) {
+    return new IdpUnavailableError(
+      'idp_timeout',
+      504,
+      `The identity provider did not answer within ${config.httpTimeout} ms (${what}). Please try again.`,
+      { cause: err },
+    );
+  }
+  return new IdpUnavailableError(
+    'idp_unavailable',
+    502,
+    `The identity provider could not be reached (${what}). Please try again in a moment.`,
+    { cause: err },
+  );
+}
+
+function clientAuth(config: ResolvedConfig): client.ClientAuth {
+  // openid-client defaults to client_secret_post; we choose explicitly so the IdP sees what it registered.
+  return config.tokenEndpointAuthMethod === 'client_secret_post'
+    ? client.ClientSecretPost(config.clientSecret)
+    : client.ClientSecretBasic(config.clientSecret);
+}
+
+async function discover(config: ResolvedConfig): Promise<client.Configuration> {
+  const execute: Array<(c: client.Configuration) => void> = [client.enableNonRepudiationChecks];
+  if (config.allowInsecureRequests) execute.push(client.allowInsecureRequests);
+  try {
+    return await client.discovery(
+      new URL(config.issuer),
+      config.clientId,
+      { client_secret: config.clientSecret, [client.clockTolerance]: config.clockTolerance },
+      clientAuth(config),
+      { execute, [client.customFetch]: timedFetch(config), timeout: Math.ceil(config.httpTimeout / 1000) + 1 },
+    );
+  } catch (err) {
+    const transport = findCause(err, IdpUnavailableError);
+    if (transport) {
+      // The app is fine, the IdP is not: 503 (with Retry-After) tells clients to come back; 504 when it was slow.
+      throw new IdpUnavailableError(
+        transport.code,
+        transport.code === 'idp_timeout' ? 504 : 503,
+        `Sign-in is unavailable: the identity provider (${config.issuer}) cannot be reached. Please try again shortly.`,
+        { cause: err },
+      );
+    }
+    throw new IdpUnavailableError(
+      'idp_bad_response',
+      503,
+      `Sign-in is unavailable: the identity provider's discovery document at ${config.issuer} is invalid. ` +
+        'Check the issuer setting.',
+      { cause: err },
+    );
+  }
+}
+
+/** Creates the lazily discovered provider for a configuration. @private */
+export function createProvider(config: ResolvedConfig): Provider {
+  let cached: Promise<client.Configuration> | undefined;
+  let failedAt = 0;
+  let lastError: unknown;
+  return {
+    get() {
+      if (cached) return cached;
+      if (lastError && Date.now() - failedAt < RETRY_AFTER_FAILURE_MS) return Promise.reject(lastError);
+      const attempt = discover(config);
+      cached = attempt;
+      attempt.then(
+        () => {
+          lastError = undefined;
+        },
+        (err: unknown) => {
+          // Drop the failed promise so the next request retries discovery.
+          cached = undefined;
+          lastError = err;
+          failedAt = Date.now();
+        },
+      );
+      return attempt;
+    },
+  };
+}
+

@@ -1,0 +1,62 @@
+/**
+ * Single-flight token refresh (RFC 6749 §6). Concurrent requests of one session that all find the access token
+ * expired share one refresh grant, so an IdP that rotates refresh tokens never sees the old one twice.
+ */
+import * as client from 'openid-client';
+import { toStoredTokens } from './callback.js';
+import type { ResolvedConfig } from './config.js';
+import { IdpUnavailableError, OAuthLoginError, TokenValidationError, findCause } from './errors.js';
+import type { Provider } from './provider.js';
+import { type StoredTokens, type StoredUser, nowSeconds } from './session-state.js';
+
+/** The outcome of a refresh: new tokens, or `undefined` when the grant is gone and the session must end. */
+export type RefreshOutcome = StoredTokens | undefined;
+
+/** @private */
+export interface Refresher {
+  /** Refreshes `user`'s tokens; concurrent calls for the same refresh token share one grant. */
+  refresh(user: StoredUser): Promise<RefreshOutcome>;
+}
+
+/** True when the access token has expired or will within `skew` seconds. @private */
+export function needsRefresh(tokens: StoredTokens, skew: number): boolean {
+  return tokens.expiresAt !== undefined && tokens.expiresAt - skew <= nowSeconds();
+}
+
+async function grant(provider: Provider, user: StoredUser): Promise<RefreshOutcome> {
+  const refreshToken = user.tokens.refreshToken;
+  if (!refreshToken) return undefined;
+  const configuration = await provider.get();
+  try {
+    const response = await client.refreshTokenGrant(configuration, refreshToken);
+    const claims = response.claims();
+    // OIDC Core §12.2: a refreshed ID token must be about the same user.
+    if (claims && claims.sub !== user.sub) {
+      throw new TokenValidationError('id_token_invalid', 401, 'The refreshed ID token is about a different user.');
+    }
+    return toStoredTokens(response, user.tokens);
+  } catch (err) {
+    // The IdP being down is not a reason to log the user out: report it and keep the session.
+    const transport = findCause(err, IdpUnavailableError);
+    if (transport) throw transport;
+    if (err instanceof OAuthLoginError && !(err instanceof TokenValidationError)) throw err;
+    // invalid_grant (revoked, expired, reused) or an invalid response: the tokens are no good any more.
+    return undefined;
+  }
+}
+
+/** Creates the per-process single-flight refresher. @private */
+export function createRefresher(provider: Provider, _config: ResolvedConfig): Refresher {
+  const inflight = new Map<string, Promise<RefreshOutcome>>();
+  return {
+    refresh(user) {
+      const key = user.tokens.refreshToken;
+      if (!key) return Promise.resolve(undefined);
+      const running = inflight.get(key);
+      if (running) return running;
+      const attempt = grant(provider, user).finally(() => inflight.delete(key));
+      inflight.set(key, attempt);
+      return attempt;
+    },
+  };
+}

@@ -1,0 +1,149 @@
+/**
+ * Typed accessors for everything the middleware keeps in `req.session` (express-session): the pending logins,
+ * keyed by `state`, and the logged-in user with their tokens. Nothing else in lib/ touches `req.session.oauth`.
+ *
+ * All of it stays on the server; the browser only ever holds the opaque session id.
+ */
+import type { Request } from 'express';
+import type { Session, SessionData } from 'express-session';
+import { SessionStoreError, SetupError } from './errors.js';
+
+/** One login in progress, started by GET /login and finished (once) by the callback. @private */
+export interface PendingLogin {
+  nonce: string;
+  codeVerifier: string;
+  returnTo: string;
+  /** Seconds since the epoch. */
+  createdAt: number;
+}
+
+/** Tokens as stored in the session. @private */
+export interface StoredTokens {
+  accessToken: string;
+  tokenType: string;
+  /** Seconds since the epoch. */
+  expiresAt?: number;
+  refreshToken?: string;
+  idToken?: string;
+  scope?: string;
+}
+
+/** The logged-in user as stored in the session. @private */
+export interface StoredUser {
+  sub: string;
+  claims: Record<string, unknown>;
+  tokens: StoredTokens;
+  /** Seconds since the epoch: when the login completed (absolute lifetime). */
+  loginAt: number;
+  /** Seconds since the epoch: last time we recorded activity (idle lifetime), at most once a minute. */
+  seenAt: number;
+}
+
+/** What the middleware keeps under `req.session.oauth`. @private */
+export interface OAuthSessionState {
+  pending?: Record<string, PendingLogin>;
+  user?: StoredUser;
+}
+
+declare module 'express-session' {
+  interface SessionData {
+    oauth?: OAuthSessionState;
+  }
+}
+
+type ReqSession = Session & Partial<SessionData>;
+
+/** Seconds since the epoch. @private */
+export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
+
+/**
+ * The request's session, or a SetupError that says how to fix the mounting order.
+ * @private
+ */
+export function sessionOf(req: Request): ReqSession {
+  const session = (req as { session?: ReqSession }).session;
+  if (!session || typeof session.regenerate !== 'function') {
+    throw new SetupError(
+      'session_missing',
+      500,
+      'express-oauth-login needs a session: mount express-session (or oauthSession()) with app.use() before oauthLogin() and requireAuth().',
+    );
+  }
+  return session;
+}
+
+/** Stores a pending login under its state; drops expired ones and keeps only the `max` newest. @private */
+export function addPendingLogin(
+  session: ReqSession,
+  state: string,
+  login: PendingLogin,
+  limits: { max: number; ttl: number },
+): void {
+  const oauth = (session.oauth ??= {});
+  const now = nowSeconds();
+  const live = Object.entries(oauth.pending ?? {})
+    .filter(([, p]) => now - p.createdAt < limits.ttl)
+    .sort(([, a], [, b]) => b.createdAt - a.createdAt)
+    .slice(0, limits.max - 1);
+  oauth.pending = Object.fromEntries([...live, [state, login]]);
+}
+
+/**
+ * Removes the pending login for `state` and returns it, whatever happens next: a state is good for one try only.
+ * @private
+ */
+export function takePendingLogin(
+  session: ReqSession,
+  state: string,
+  ttl: number,
+): { login: PendingLogin; expired: boolean } | undefined {
+  const pending = session.oauth?.pending;
+  if (!pending || !Object.hasOwn(pending, state)) return undefined;
+  const login = pending[state] as PendingLogin;
+  delete pending[state];
+  if (Object.keys(pending).length === 0) delete session.oauth!.pending;
+  return { login, expired: nowSeconds() - login.createdAt >= ttl };
+}
+
+/** The logged-in user, if any. @private */
+export function storedUser(session: ReqSession): StoredUser | undefined {
+  return session.oauth?.user;
+}
+
+/** Replaces the stored tokens after a refresh. @private */
+export function storeTokens(session: ReqSession, tokens: StoredTokens): void {
+  if (session.oauth?.user) session.oauth.user.tokens = tokens;
+}
+
+function storeFailure(err: unknown): SessionStoreError {
+  return err instanceof SessionStoreError ? err : new SessionStoreError({ cause: err });
+}
+
+/**
+ * Issues a new session id (defeats session fixation) and stores the user in it. Other logins still pending in
+ * this browser (other tabs) move to the new session so they can finish too.
+ * @private
+ */
+export async function regenerateWithUser(req: Request, user: StoredUser): Promise<void> {
+  const pending = sessionOf(req).oauth?.pending;
+  await new Promise<void>((resolve, reject) => {
+    sessionOf(req).regenerate((err: unknown) => (err ? reject(storeFailure(err)) : resolve()));
+  });
+  const session = sessionOf(req);
+  session.oauth = pending && Object.keys(pending).length ? { pending, user } : { user };
+  await saveSession(req);
+}
+
+/** Saves the session now, so a store failure becomes an error response rather than a lost login. @private */
+export function saveSession(req: Request): Promise<void> {
+  return new Promise((resolve, reject) => {
+    sessionOf(req).save((err: unknown) => (err ? reject(storeFailure(err)) : resolve()));
+  });
+}
+
+/** Ends the session in the store. @private */
+export function destroySession(req: Request): Promise<void> {
+  return new Promise((resolve, reject) => {
+    sessionOf(req).destroy((err: unknown) => (err ? reject(storeFailure(err)) : resolve()));
+  });
+}

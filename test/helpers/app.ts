@@ -1,0 +1,68 @@
+/** A test app: express-session (distinct cookie name) + oauthLogin + a few protected routes. */
+import express, { type ErrorRequestHandler } from 'express';
+import session from 'express-session';
+import { type OAuthLoginConfig, oauthLogin, requireAuth } from '../../lib/index.js';
+import { CLIENT_ID, CLIENT_SECRET } from './idp.js';
+import type { TestServer } from './servers.js';
+
+export const SESSION_COOKIE = 'app.sid';
+
+export interface TestAppOptions {
+  server: TestServer;
+  issuer: string;
+  config?: Partial<OAuthLoginConfig>;
+  store?: session.Store;
+  /** Install an app error handler that renders `{ handledBy: 'app', code, status }`. */
+  errorHandler?: boolean;
+  /** Skip express-session entirely (to test the setup error). */
+  noSession?: boolean;
+}
+
+export function testConfig(server: TestServer, issuer: string, config: Partial<OAuthLoginConfig> = {}): OAuthLoginConfig {
+  return {
+    issuer,
+    clientId: CLIENT_ID,
+    clientSecret: CLIENT_SECRET,
+    baseURL: server.url,
+    allowInsecureRequests: true,
+    httpTimeout: 2000,
+    ...config,
+  };
+}
+
+export function buildApp(options: TestAppOptions): express.Express {
+  const app = express();
+  if (!options.noSession) {
+    app.use(
+      session({
+        name: SESSION_COOKIE,
+        secret: 'test-session-secret',
+        resave: false,
+        saveUninitialized: false,
+        cookie: { httpOnly: true, sameSite: 'lax' },
+        ...(options.store && { store: options.store }),
+      }),
+    );
+  }
+  app.use(oauthLogin(testConfig(options.server, options.issuer, options.config)));
+  app.get('/', (_req, res) => {
+    res.send('home');
+  });
+  app.get('/profile', requireAuth(), (req, res) => {
+    res.json(req.user);
+  });
+  app.get('/api/me', requireAuth(), (req, res) => {
+    res.json({ sub: req.user?.sub, accessToken: req.user?.accessToken, expiresAt: req.user?.expiresAt });
+  });
+  app.post('/api/echo', requireAuth(), (req, res) => {
+    res.json({ sub: req.user?.sub });
+  });
+  if (options.errorHandler) {
+    const handler: ErrorRequestHandler = (err, _req, res, _next) => {
+      res.status(err.status ?? 500).json({ handledBy: 'app', code: err.code, status: err.status });
+    };
+    app.use(handler);
+  }
+  options.server.handle(app);
+  return app;
+}

@@ -1,0 +1,56 @@
+/**
+ * The test OpenID Provider: the example app's embedded oidc-provider (a certified OP) on loopback, configured for
+ * a confidential client with client_secret_basic, PKCE required, refresh tokens and RP-initiated logout. It counts
+ * the grants it serves, so tests can assert how often the app talked to it.
+ */
+import { startIdp } from '../../example-app/idp.js';
+
+export const CLIENT_ID = 'test-client';
+export const CLIENT_SECRET = 'test-client-secret-that-is-long-enough-0123456789';
+
+export interface TestIdp {
+  issuer: string;
+  /** grant_type -> number of successful token responses. */
+  grants: Record<string, number>;
+  events: string[];
+  provider: Awaited<ReturnType<typeof startIdp>>['provider'];
+  close(): Promise<void>;
+}
+
+export interface TestIdpOptions {
+  /** The apps' base URLs; each gets `${base}/callback` registered and itself as post-logout URI. */
+  appBases: string[];
+  accessTokenTTL?: number;
+  rotateRefreshTokens?: boolean;
+  autoConsent?: boolean;
+  tokenEndpointAuthMethod?: string;
+  backchannelLogoutUri?: string;
+}
+
+export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
+  const grants: Record<string, number> = {};
+  const events: string[] = [];
+  const idp = await startIdp({
+    clients: [
+      {
+        client_id: CLIENT_ID,
+        client_secret: CLIENT_SECRET,
+        redirect_uris: options.appBases.map((b) => `${b}/callback`),
+        post_logout_redirect_uris: options.appBases,
+        token_endpoint_auth_method: options.tokenEndpointAuthMethod ?? 'client_secret_basic',
+        ...(options.backchannelLogoutUri && { backchannel_logout_uri: options.backchannelLogoutUri }),
+      },
+    ],
+    autoConsent: options.autoConsent ?? true,
+    ...(options.accessTokenTTL !== undefined && { accessTokenTTL: options.accessTokenTTL }),
+    rotateRefreshTokens: options.rotateRefreshTokens ?? false,
+    onEvent: (event, detail) => {
+      events.push(event);
+      if (event === 'grant.success') {
+        const grantType = String((detail as { ctx: { oidc: { params: { grant_type?: string } } } }).ctx.oidc.params.grant_type);
+        grants[grantType] = (grants[grantType] ?? 0) + 1;
+      }
+    },
+  });
+  return { issuer: idp.issuer, grants, events, provider: idp.provider, close: idp.close };
+}
