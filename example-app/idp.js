@@ -38,13 +38,7 @@ const page = (/** @type {string} */ title, /** @type {string} */ body) => `<!doc
 </style></head><body><main>${body}</main></body></html>`;
 
 /**
- * @typedef {object} IdpClient
- * @property {string} client_id
- * @property {string} [client_secret]
- * @property {string[]} redirect_uris
- * @property {string[]} [post_logout_redirect_uris]
- * @property {string} [token_endpoint_auth_method]
- * @property {string} [backchannel_logout_uri]
+ * @typedef {import('oidc-provider').ClientMetadata} IdpClient
  *
  * @typedef {object} IdpOptions
  * @property {number} [port] 0 (default) picks a free port.
@@ -139,9 +133,12 @@ export async function startIdp(options) {
     },
   });
   provider.proxy = false;
-  for (const event of ['grant.success', 'grant.error', 'end_session.success', 'backchannel.error', 'backchannel.success']) {
-    provider.on(event, (ctx, detail) => options.onEvent?.(event, { ctx, detail }));
-  }
+  // One listener per event: the typed overloads of Provider#on take literal event names.
+  provider.on('grant.success', (ctx) => options.onEvent?.('grant.success', { ctx }));
+  provider.on('grant.error', (ctx, error) => options.onEvent?.('grant.error', { ctx, error }));
+  provider.on('end_session.success', (ctx) => options.onEvent?.('end_session.success', { ctx }));
+  provider.on('backchannel.success', (client, accountId, sid) => options.onEvent?.('backchannel.success', { client, accountId, sid }));
+  provider.on('backchannel.error', (ctx, error) => options.onEvent?.('backchannel.error', { ctx, error }));
 
   const app = express();
   app.disable('x-powered-by');

@@ -73,7 +73,12 @@ export function callbackHandler(ctx: Context): RequestHandler {
           idTokenExpected: true,
         });
         tokens = response;
-        claims = acceptIdToken(response.id_token, response.claims() as Record<string, unknown> | undefined, config);
+        claims = await acceptIdToken(
+          response.id_token,
+          response.claims() as Record<string, unknown> | undefined,
+          config,
+          ctx.provider,
+        );
       } catch (err) {
         throw callbackError(err);
       }

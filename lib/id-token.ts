@@ -1,10 +1,13 @@
 /**
- * Checks on the ID token that openid-client leaves to the caller, applied after its own validation (signature
- * via JWKS, iss, aud, azp, exp, nonce): the signing algorithm must be one we accept (never `none`, never HMAC
- * with the client secret unless configured), and `iat` must not lie in the future (OIDC Core §3.1.3.7).
+ * Checks on the ID token that openid-client leaves to the caller, applied after its own claim validation (iss,
+ * aud, azp, exp, nonce): the signature, verified against the IdP's JWKS (OIDC Core §3.1.3.7 step 6); the signing
+ * algorithm must be one we accept (never `none`, HMAC with the client secret only when configured); `iat` must not
+ * lie in the future.
  */
+import { jwtVerify } from 'jose';
 import type { ResolvedConfig } from './config.js';
-import { TokenValidationError } from './errors.js';
+import { IdpUnavailableError, TokenValidationError, findCause } from './errors.js';
+import type { Provider } from './provider.js';
 import { nowSeconds } from './session-state.js';
 
 /** Claims that only serve validation: not worth the session bytes. */
@@ -25,20 +28,41 @@ function joseHeader(jwt: string): { alg?: unknown } {
 }
 
 /**
- * Applies our checks to an already validated ID token and returns the claims worth storing.
- * @throws {TokenValidationError}
+ * Verifies the ID token's signature with the IdP's keys (or, for an explicitly allowed HS* algorithm, with the
+ * client secret).
+ * @throws {TokenValidationError} on a bad signature or algorithm; IdpUnavailableError when the JWKS is unreachable.
  * @private
  */
-export function acceptIdToken(
-  idToken: string | undefined,
-  claims: Record<string, unknown> | undefined,
-  config: ResolvedConfig,
-): Record<string, unknown> {
-  if (!idToken || !claims) throw invalid('the token response has no ID token');
+export async function verifyIdTokenSignature(idToken: string, config: ResolvedConfig, provider: Provider): Promise<void> {
   const { alg } = joseHeader(idToken);
   if (typeof alg !== 'string' || alg === 'none' || !config.idTokenSigningAlgs.includes(alg)) {
     throw invalid(`it is signed with alg "${clean(alg)}", which is not accepted (idTokenSigningAlgs)`);
   }
+  try {
+    const options = { algorithms: config.idTokenSigningAlgs, clockTolerance: config.clockTolerance };
+    if (alg.startsWith('HS')) await jwtVerify(idToken, new TextEncoder().encode(config.clientSecret), options);
+    else await jwtVerify(idToken, await provider.keys(), options);
+  } catch (err) {
+    const transport = findCause(err, IdpUnavailableError);
+    if (transport) throw transport;
+    if (err instanceof TokenValidationError) throw err;
+    throw invalid('its signature does not verify with the identity provider\'s published keys');
+  }
+}
+
+/**
+ * Applies our checks to an ID token whose claims openid-client validated, and returns the claims worth storing.
+ * @throws {TokenValidationError}
+ * @private
+ */
+export async function acceptIdToken(
+  idToken: string | undefined,
+  claims: Record<string, unknown> | undefined,
+  config: ResolvedConfig,
+  provider: Provider,
+): Promise<Record<string, unknown>> {
+  if (!idToken || !claims) throw invalid('the token response has no ID token');
+  await verifyIdTokenSignature(idToken, config, provider);
   if (typeof claims.iat === 'number' && claims.iat > nowSeconds() + config.clockTolerance) {
     throw invalid('it was issued in the future (check the clocks, or clockTolerance)');
   }

@@ -1,8 +1,14 @@
 /**
  * The identity provider as openid-client sees it: discovery and client configuration, fetched lazily and cached as
  * a promise (an IdP that is down at start-up must not crash the app; a failed discovery is retried on the next
- * request). The JWKS is cached inside the openid-client Configuration and refetched by it once on an unknown `kid`.
+ * request), and its signing keys (JWKS), fetched once and cached.
+ *
+ * Why jose's remote JWKS rather than openid-client's enableNonRepudiationChecks: openid-client refetches the JWKS
+ * for an unknown `kid` only when its cache is over a minute old, so the first logins after an IdP key rotation would
+ * fail. ID tokens reach us only from the token endpoint over the back channel, so refetching once per unknown `kid`
+ * cannot be abused to make us hammer the IdP.
  */
+import { type JWTVerifyGetKey, createRemoteJWKSet, customFetch as joseCustomFetch } from 'jose';
 import * as client from 'openid-client';
 import type { ResolvedConfig } from './config.js';
 import { IdpUnavailableError, findCause } from './errors.js';
@@ -14,6 +20,8 @@ const RETRY_AFTER_FAILURE_MS = 1000;
 export interface Provider {
   /** Resolves the openid-client Configuration, discovering it on first use. */
   get(): Promise<client.Configuration>;
+  /** The IdP's signing keys (cached; one refetch on an unknown kid). */
+  keys(): Promise<JWTVerifyGetKey>;
 }
 
 function isTimeout(err: unknown): boolean {
@@ -69,7 +77,7 @@ function clientAuth(config: ResolvedConfig): client.ClientAuth {
 }
 
 async function discover(config: ResolvedConfig): Promise<client.Configuration> {
-  const execute: Array<(c: client.Configuration) => void> = [client.enableNonRepudiationChecks];
+  const execute: Array<(c: client.Configuration) => void> = [];
   if (config.allowInsecureRequests) execute.push(client.allowInsecureRequests);
   try {
     return await client.discovery(
@@ -105,7 +113,22 @@ export function createProvider(config: ResolvedConfig): Provider {
   let cached: Promise<client.Configuration> | undefined;
   let failedAt = 0;
   let lastError: unknown;
+  let jwks: JWTVerifyGetKey | undefined;
   return {
+    async keys() {
+      if (jwks) return jwks;
+      const uri = (await this.get()).serverMetadata().jwks_uri;
+      if (!uri) {
+        throw new IdpUnavailableError('idp_bad_response', 502, 'The identity provider publishes no jwks_uri: its ID tokens cannot be verified.');
+      }
+      jwks = createRemoteJWKSet(new URL(uri), {
+        timeoutDuration: config.httpTimeout,
+        cooldownDuration: 0,
+        cacheMaxAge: 10 * 60 * 1000,
+        [joseCustomFetch]: timedFetch(config) as never,
+      });
+      return jwks;
+    },
     get() {
       if (cached) return cached;
       if (lastError && Date.now() - failedAt < RETRY_AFTER_FAILURE_MS) return Promise.reject(lastError);

@@ -5,6 +5,7 @@
 import * as client from 'openid-client';
 import { toStoredTokens } from './callback.js';
 import type { ResolvedConfig } from './config.js';
+import { verifyIdTokenSignature } from './id-token.js';
 import { IdpUnavailableError, OAuthLoginError, TokenValidationError, findCause } from './errors.js';
 import type { Provider } from './provider.js';
 import { type StoredTokens, type StoredUser, nowSeconds } from './session-state.js';
@@ -23,13 +24,14 @@ export function needsRefresh(tokens: StoredTokens, skew: number): boolean {
   return tokens.expiresAt !== undefined && tokens.expiresAt - skew <= nowSeconds();
 }
 
-async function grant(provider: Provider, user: StoredUser): Promise<RefreshOutcome> {
+async function grant(provider: Provider, config: ResolvedConfig, user: StoredUser): Promise<RefreshOutcome> {
   const refreshToken = user.tokens.refreshToken;
   if (!refreshToken) return undefined;
   const configuration = await provider.get();
   try {
     const response = await client.refreshTokenGrant(configuration, refreshToken);
     const claims = response.claims();
+    if (response.id_token) await verifyIdTokenSignature(response.id_token, config, provider);
     // OIDC Core §12.2: a refreshed ID token must be about the same user.
     if (claims && claims.sub !== user.sub) {
       throw new TokenValidationError('id_token_invalid', 401, 'The refreshed ID token is about a different user.');
@@ -46,7 +48,7 @@ async function grant(provider: Provider, user: StoredUser): Promise<RefreshOutco
 }
 
 /** Creates the per-process single-flight refresher. @private */
-export function createRefresher(provider: Provider, _config: ResolvedConfig): Refresher {
+export function createRefresher(provider: Provider, config: ResolvedConfig): Refresher {
   const inflight = new Map<string, Promise<RefreshOutcome>>();
   return {
     refresh(user) {
@@ -54,7 +56,7 @@ export function createRefresher(provider: Provider, _config: ResolvedConfig): Re
       if (!key) return Promise.resolve(undefined);
       const running = inflight.get(key);
       if (running) return running;
-      const attempt = grant(provider, user).finally(() => inflight.delete(key));
+      const attempt = grant(provider, config, user).finally(() => inflight.delete(key));
       inflight.set(key, attempt);
       return attempt;
     },

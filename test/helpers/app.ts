@@ -12,7 +12,7 @@ export interface TestAppOptions {
   issuer: string;
   config?: Partial<OAuthLoginConfig>;
   store?: session.Store;
-  /** Install an app error handler that renders `{ handledBy: 'app', code, status }`. */
+  /** Install an app error handler that renders `{ handledBy: 'app', code, status, message }`. */
   errorHandler?: boolean;
   /** Skip express-session entirely (to test the setup error). */
   noSession?: boolean;
@@ -59,7 +59,7 @@ export function buildApp(options: TestAppOptions): express.Express {
   });
   if (options.errorHandler) {
     const handler: ErrorRequestHandler = (err, _req, res, _next) => {
-      res.status(err.status ?? 500).json({ handledBy: 'app', code: err.code, status: err.status });
+      res.status(err.status ?? 500).json({ handledBy: 'app', code: err.code, status: err.status, message: err.message });
     };
     app.use(handler);
   }

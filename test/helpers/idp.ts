@@ -37,7 +37,7 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
         client_secret: CLIENT_SECRET,
         redirect_uris: options.appBases.map((b) => `${b}/callback`),
         post_logout_redirect_uris: options.appBases,
-        token_endpoint_auth_method: options.tokenEndpointAuthMethod ?? 'client_secret_basic',
+        token_endpoint_auth_method: (options.tokenEndpointAuthMethod ?? 'client_secret_basic') as 'client_secret_basic',
         ...(options.backchannelLogoutUri && { backchannel_logout_uri: options.backchannelLogoutUri }),
       },
     ],
