@@ -81,11 +81,10 @@ export function addPendingLogin(
 ): void {
   const oauth = (session.oauth ??= {});
   const now = nowSeconds();
-  const live = Object.entries(oauth.pending ?? {})
-    .filter(([, p]) => now - p.createdAt < limits.ttl)
-    .sort(([, a], [, b]) => b.createdAt - a.createdAt)
-    .slice(0, limits.max - 1);
-  oauth.pending = Object.fromEntries([...live, [state, login]]);
+  // Entries keep insertion order, oldest first; createdAt has one-second resolution, so it cannot break ties.
+  const live = Object.entries(oauth.pending ?? {}).filter(([, p]) => now - p.createdAt < limits.ttl);
+  const keep = limits.max - 1;
+  oauth.pending = Object.fromEntries([...(keep > 0 ? live.slice(-keep) : []), [state, login]]);
 }
 
 /**

@@ -10,6 +10,32 @@ export interface LoginResult {
 }
 
 /**
+ * Signs in at the IdP's real pages (login form, then consent if asked) starting from `hops`, whose last hop is
+ * wherever the browser is now, and follows the redirects onwards.
+ */
+export async function signInAtIdp(
+  browser: Browser,
+  hops: Hop[],
+  opts: { user?: keyof typeof DEMO_USERS; cancel?: boolean; stopAt?: (url: string) => boolean } = {},
+): Promise<Hop[]> {
+  const user = opts.user ?? 'alice';
+  const all = [...hops];
+  for (let i = 0; i < 4; i++) {
+    const last = all.at(-1)!;
+    if (last.location && opts.stopAt?.(last.location)) break;
+    if (last.status !== 200 || !last.url.includes('/interaction/')) break;
+    const action = opts.cancel
+      ? formAction(last.body, last.url, /<form[^>]*action="([^"]+\/abort)"/)
+      : formAction(last.body, last.url);
+    const body = action.endsWith('/login')
+      ? new URLSearchParams({ login: user, password: DEMO_USERS[user].password })
+      : new URLSearchParams();
+    all.push(...(await browser.navigate(action, { method: 'POST', body, ...(opts.stopAt && { stopAt: opts.stopAt }) })));
+  }
+  return all;
+}
+
+/**
  * GET {app}/login (optionally with returnTo), sign in at the IdP as `user`, consent if asked, and follow the
  * redirects back to the app.
  */
@@ -18,26 +44,15 @@ export async function login(
   appUrl: string,
   opts: { user?: keyof typeof DEMO_USERS; returnTo?: string; loginPath?: string; stopAtCallback?: boolean } = {},
 ): Promise<LoginResult> {
-  const user = opts.user ?? 'alice';
   const start = `${appUrl}${opts.loginPath ?? '/login'}${opts.returnTo ? `?returnTo=${encodeURIComponent(opts.returnTo)}` : ''}`;
-  const hops: Hop[] = [];
   const stopAt = opts.stopAtCallback ? (u: string) => u.startsWith(`${appUrl}/callback`) : undefined;
-  hops.push(...(await browser.navigate(start, { ...(stopAt && { stopAt }) })));
-  for (let i = 0; i < 4; i++) {
-    const last = hops.at(-1)!;
-    if (last.location && stopAt?.(last.location)) break;
-    if (last.status !== 200 || !last.url.includes('/interaction/')) break;
-    const action = formAction(last.body, last.url);
-    const body = action.endsWith('/login')
-      ? new URLSearchParams({ login: user, password: DEMO_USERS[user].password })
-      : new URLSearchParams();
-    hops.push(...(await browser.navigate(action, { method: 'POST', body, ...(stopAt && { stopAt }) })));
-  }
-  const callback = hops.find((h) => h.url.startsWith(`${appUrl}/callback`));
+  const first = await browser.navigate(start, { ...(stopAt && { stopAt }) });
+  const hops = await signInAtIdp(browser, first, { ...(opts.user && { user: opts.user }), ...(stopAt && { stopAt }) });
   if (opts.stopAtCallback) {
     const last = hops.at(-1)!;
     return { hops, callback: last, final: last };
   }
+  const callback = hops.find((h) => h.url.startsWith(`${appUrl}/callback`));
   if (!callback) throw new Error(`login never reached the callback: ${hops.map((h) => `${h.status} ${h.url}`).join('\n')}`);
   return { hops, callback, final: hops.at(-1)! };
 }
