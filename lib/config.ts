@@ -118,8 +118,13 @@ const schema = z
     }
   });
 
-/** Options accepted by `oauthLogin()`. See README "Configuration" for every option. @public */
-export type OAuthLoginConfig = z.input<typeof schema>;
+type EnvFilled = 'issuer' | 'clientId' | 'clientSecret' | 'baseURL';
+/**
+ * Options accepted by `oauthLogin()`. See README "Configuration" for every option. The four required fields may
+ * come from the environment (OAUTH_ISSUER, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, OAUTH_BASE_URL) instead.
+ * @public
+ */
+export type OAuthLoginConfig = Omit<z.input<typeof schema>, EnvFilled> & Partial<Pick<z.input<typeof schema>, EnvFilled>>;
 
 /** The validated configuration with every default applied. @public */
 export type ResolvedConfig = z.output<typeof schema> & {
