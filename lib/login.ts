@@ -7,7 +7,7 @@ import * as client from 'openid-client';
 import type { Context } from './context.js';
 import { passError } from './errors.js';
 import { safeReturnTo } from './return-to.js';
-import { addPendingLogin, nowSeconds, saveSession, sessionOf } from './session-state.js';
+import { addPendingLogin, nowSeconds, saveSession, sessionOf, warnAboutCookie } from './session-state.js';
 
 /** @private */
 export function loginHandler(ctx: Context): RequestHandler {
@@ -15,6 +15,7 @@ export function loginHandler(ctx: Context): RequestHandler {
   return async (req, res, next) => {
     try {
       const session = sessionOf(req);
+      warnAboutCookie(session, config.secureCookies);
       const configuration = await ctx.provider.get();
       // 256-bit values from openid-client's CSPRNG helpers (RFC 9700 §2.1 wants at least 128 bits).
       const state = client.randomState();

@@ -1,6 +1,10 @@
 /** Behaviour 1: GET /login redirects to the authorization endpoint with state, nonce and PKCE S256. */
 import { createHash } from 'node:crypto';
-import { buildApp } from './helpers/app.js';
+import { jest } from '@jest/globals';
+import express from 'express';
+import session from 'express-session';
+import { oauthLogin } from '../lib/index.js';
+import { buildApp, testConfig } from './helpers/app.js';
 import { Browser } from './helpers/browser.js';
 import { CLIENT_ID, type TestIdp, startTestIdp } from './helpers/idp.js';
 import { type TestServer, startServer } from './helpers/servers.js';
@@ -81,4 +85,21 @@ test('the PKCE verifier sent to the token endpoint matches the challenge (the Id
   expect(challenge).not.toBe(createHash('sha256').update('').digest('base64url'));
   const { final } = await login(browser, app.url);
   expect(final.status).toBe(200);
+});
+
+test('a SameSite=Strict session cookie (which the IdP redirect would drop) triggers a warning that says what to use', async () => {
+  const strict = await startServer();
+  const a = express();
+  a.use(session({ name: 'strict.sid', secret: 'x', resave: false, saveUninitialized: false, cookie: { sameSite: 'strict' } }));
+  a.use(oauthLogin(testConfig(strict, idp.issuer)));
+  strict.handle(a);
+  const emit = jest.spyOn(process, 'emitWarning');
+  try {
+    const res = await new Browser().request(`${strict.url}/login`);
+    expect(res.status).toBe(302);
+    expect(emit).toHaveBeenCalledWith(expect.stringMatching(/SameSite=Strict \(use "lax"/), expect.objectContaining({ type: 'SecurityWarning' }));
+  } finally {
+    emit.mockRestore();
+    await strict.close();
+  }
 });
