@@ -1,0 +1,360 @@
+// @ts-check
+/**
+ * The example app: a small Express app with "Log in with your identity provider", built on express-oauth-login.
+ *
+ *   npm install && npm start      # then open the URL it prints
+ *
+ * By default it also starts an embedded demo identity provider (example-app/idp.js, users alice and bob) and keeps
+ * sessions in memory. Environment variables switch it to a real IdP and to Redis:
+ *
+ *   PORT (3000), IDP_PORT (3001), HOST (127.0.0.1)
+ *   OAUTH_ISSUER, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, OAUTH_BASE_URL, OAUTH_SCOPE   a real IdP (no embedded one)
+ *   REDIS_URL        keep sessions in Redis, e.g. redis://127.0.0.1:6379
+ *   SESSION_SECRET   signs the session cookie (a random one per start by default: restarts log everyone out)
+ *
+ * Read it top to bottom: sessions, login routes, pages, the protected API, the error page, start-up.
+ */
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RedisStore } from 'connect-redis';
+import express from 'express';
+import session from 'express-session';
+import { Redis } from 'ioredis';
+import { OAuthLoginError, oauthLogin, requireAuth } from 'express-oauth-login';
+import { DEMO_USERS, startIdp } from './idp.js';
+import { errorPage, homePage, profilePage } from './views.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/**
+ * @typedef {object} ExampleAppOptions
+ * @property {number} [port] the app's port; 0 picks a free one. Default 3000.
+ * @property {number} [idpPort] the embedded IdP's port; 0 picks a free one. Default 3001.
+ * @property {string} [host] the interface both listen on. Default 127.0.0.1 (loopback only).
+ * @property {string} [issuer] a real IdP's issuer URL: then no embedded IdP starts and clientId, clientSecret are needed.
+ * @property {string} [clientId]
+ * @property {string} [clientSecret]
+ * @property {string} [baseURL] the app's external URL. Default http://{host}:{port}.
+ * @property {string} [scope] OAuth scopes. Default: the middleware's default, `openid profile email`.
+ * @property {string} [redisUrl] keep sessions in Redis instead of memory.
+ * @property {string} [sessionSecret] signs the session cookie. Default: random per start.
+ * @property {number} [accessTokenTTL] embedded IdP only: access token lifetime in seconds. Default 300.
+ * @property {boolean} [quiet] do not log IdP events.
+ *
+ * @typedef {object} ExampleApp
+ * @property {string} url the app's base URL
+ * @property {string} issuer the IdP's issuer URL
+ * @property {boolean} embeddedIdp true when the demo IdP runs in this process
+ * @property {string} sessionCookie the session cookie's name
+ * @property {() => Promise<void>} close stops the app (and the embedded IdP, and the Redis client)
+ */
+
+/** The session cookie's own name: cookies on 127.0.0.1 are shared by every port, including the IdP's. */
+const SESSION_COOKIE = 'example.sid';
+
+/**
+ * Starts the example app (and, unless `issuer` is given, the embedded demo IdP).
+ * @param {ExampleAppOptions} [options]
+ * @returns {Promise<ExampleApp>}
+ */
+export async function startExampleApp(options = {}) {
+  const host = options.host ?? '127.0.0.1';
+  // Listen first: with port 0 the URL (and so the redirect URI to register at the IdP) is only known afterwards.
+  const server = http.createServer();
+  await listen(server, options.port ?? 3000, host);
+  const port = /** @type {import('node:net').AddressInfo} */ (server.address()).port;
+  const baseURL = options.baseURL ?? `http://${host}:${port}`;
+  try {
+    return await build(server, baseURL, options);
+  } catch (err) {
+    await close(server);
+    throw err;
+  }
+}
+
+/**
+ * Builds the app on a listening server.
+ * @param {http.Server} server
+ * @param {string} baseURL
+ * @param {ExampleAppOptions} options
+ * @returns {Promise<ExampleApp>}
+ */
+async function build(server, baseURL, options) {
+  const host = options.host ?? '127.0.0.1';
+
+  // 1. The identity provider: a real one from the options, or the embedded demo IdP.
+  /** @type {Awaited<ReturnType<typeof startIdp>> | undefined} */
+  let idp;
+  let { issuer, clientId, clientSecret } = options;
+  if (!issuer) {
+    clientId = 'example-app';
+    clientSecret = randomBytes(32).toString('base64url');
+    idp = await startIdp({
+      port: options.idpPort ?? 3001,
+      host,
+      accessTokenTTL: options.accessTokenTTL ?? 300,
+      clients: [
+        {
+          client_id: clientId,
+          client_secret: clientSecret,
+          client_name: 'the example app',
+          token_endpoint_auth_method: 'client_secret_basic',
+          grant_types: ['authorization_code', 'refresh_token'],
+          redirect_uris: [`${baseURL}/callback`],
+          post_logout_redirect_uris: [baseURL],
+          // The IdP tells the app when a user signs out elsewhere (OpenID Connect Back-Channel Logout 1.0).
+          backchannel_logout_uri: `${baseURL}/backchannel-logout`,
+          backchannel_logout_session_required: true,
+        },
+      ],
+      onEvent: (event, detail) => {
+        if (!options.quiet && event.endsWith('.error')) console.warn(`demo IdP: ${event}`, detail);
+      },
+    });
+    issuer = idp.issuer;
+  }
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(securityHeaders);
+  if (idp) app.use(canonicalHost(baseURL));
+  app.use('/assets', express.static(path.join(here, 'public'), { maxAge: '1h' }));
+
+  // 2. Sessions: express-session with an opaque cookie; the tokens stay in the store (memory, or Redis).
+  const redis = options.redisUrl ? new Redis(options.redisUrl, { maxRetriesPerRequest: 2 }) : undefined;
+  app.use(
+    session({
+      name: SESSION_COOKIE,
+      secret: options.sessionSecret ?? randomBytes(32).toString('hex'),
+      resave: false,
+      saveUninitialized: false,
+      cookie: { httpOnly: true, sameSite: 'lax', secure: baseURL.startsWith('https:') },
+      ...(redis && { store: new RedisStore({ client: redis, prefix: 'example-app:' }) }),
+    }),
+  );
+
+  // 3. The login routes: GET /login, GET /callback, GET|POST /logout.
+  //    A missing clientId or clientSecret falls back to OAUTH_CLIENT_ID / OAUTH_CLIENT_SECRET, or fails with a message
+  //    that names them.
+  let login;
+  try {
+    login = oauthLogin({
+      issuer,
+      clientId: /** @type {string} */ (clientId),
+      clientSecret: /** @type {string} */ (clientSecret),
+      baseURL,
+      ...(options.scope && { scope: options.scope }),
+      // Only the embedded demo IdP speaks plain http (on loopback); a real IdP must use https.
+      allowInsecureRequests: URL.canParse(issuer) && new URL(issuer).protocol === 'http:',
+    });
+  } catch (err) {
+    await idp?.close();
+    redis?.disconnect();
+    throw err;
+  }
+  app.use(login);
+
+  // 4. Pages. requireAuth() lets logged-in users through with req.user set, and sends others to log in.
+  const demo = idp && { issuer: idp.issuer, users: Object.keys(DEMO_USERS) };
+  app.get('/', (_req, res) => {
+    res.type('html').send(homePage({ idp: demo }));
+  });
+  app.get('/profile', requireAuth(), (req, res) => {
+    res.set('Cache-Control', 'no-store'); // personal data: not for the browser's back/forward cache
+    res.type('html').send(profilePage(/** @type {Express.User} */ (req.user)));
+  });
+
+  // 5. A protected JSON API. The browser calls it with its session cookie; the server calls the IdP's UserInfo
+  //    endpoint (any API would do) with the user's access token, which never leaves the server.
+  const userinfoEndpoint = discoverUserinfoEndpoint(issuer);
+  app.get('/api/userinfo', requireAuth({ onUnauthenticated: '401' }), async (req, res, next) => {
+    try {
+      const user = /** @type {Express.User} */ (req.user);
+      const response = await fetch(await userinfoEndpoint, {
+        headers: { Authorization: `Bearer ${user.accessToken}`, Accept: 'application/json' },
+        signal: AbortSignal.timeout(5000),
+      });
+      if (!response.ok) {
+        res.status(502).json({ error: 'upstream_error', message: `The UserInfo endpoint answered HTTP ${response.status}.` });
+        return;
+      }
+      res.set('Cache-Control', 'no-store');
+      res.json({ calledAt: new Date().toISOString(), accessTokenExpiresAt: user.expiresAt ?? null, userinfo: await response.json() });
+    } catch (err) {
+      next(err);
+    }
+  });
+
+  // 6. The error page: express-oauth-login errors carry a status, a stable code and a message safe to show.
+  /** @type {express.ErrorRequestHandler} */
+  const onError = (err, req, res, _next) => {
+    const known = err instanceof OAuthLoginError;
+    const status = known ? err.status : 500;
+    if (!known) console.error(err);
+    const message = known ? err.message : 'An unexpected error happened. Please try again.';
+    res.status(status).set('Cache-Control', 'no-store');
+    if (req.path.startsWith('/api/') || req.accepts(['html', 'json']) === 'json') {
+      res.json({ error: known ? err.code : 'internal_error', message });
+      return;
+    }
+    res.type('html').send(errorPage({ status, code: known ? err.code : undefined, message, retry: known && status < 500 }));
+  };
+  app.use(onError);
+
+  server.on('request', app);
+  return {
+    url: baseURL,
+    issuer,
+    embeddedIdp: Boolean(idp),
+    sessionCookie: SESSION_COOKIE,
+    close: async () => {
+      await close(server);
+      await idp?.close();
+      redis?.disconnect();
+    },
+  };
+}
+
+/**
+ * The IdP's UserInfo endpoint, from its discovery document (fetched once, when the app starts).
+ * @param {string} issuer
+ * @returns {Promise<string>}
+ */
+function discoverUserinfoEndpoint(issuer) {
+  const url = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+  const promise = fetch(url, { signal: AbortSignal.timeout(5000) }).then(async (res) => {
+    const metadata = /** @type {{ userinfo_endpoint?: string }} */ (await res.json());
+    if (!res.ok || !metadata.userinfo_endpoint) throw new Error(`${url} names no userinfo_endpoint`);
+    return metadata.userinfo_endpoint;
+  });
+  promise.catch(() => {}); // reported when the API is called, not as an unhandled rejection at start-up
+  return promise;
+}
+
+/**
+ * Response headers for every page: no inline script, no framing, no sniffing.
+ * @param {express.Request} _req
+ * @param {express.Response} res
+ * @param {express.NextFunction} next
+ */
+function securityHeaders(_req, res, next) {
+  res.set({
+    'Content-Security-Policy': "default-src 'self'; base-uri 'none'; frame-ancestors 'none'; object-src 'none'",
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'same-origin',
+  });
+  next();
+}
+
+/**
+ * Sends `localhost:3000` to `127.0.0.1:3000` (or whatever baseURL says). The session cookie belongs to one host
+ * name: starting a login on one and returning to the redirect URI on the other loses it (a "state" error).
+ * @param {string} baseURL
+ * @returns {express.RequestHandler}
+ */
+function canonicalHost(baseURL) {
+  const { host } = new URL(baseURL);
+  return (req, res, next) => {
+    if (req.headers.host === host || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      next();
+      return;
+    }
+    res.redirect(302, `${baseURL}${req.originalUrl}`);
+  };
+}
+
+/**
+ * @param {http.Server} server
+ * @param {number} port
+ * @param {string} host
+ * @returns {Promise<void>}
+ */
+function listen(server, port, host) {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+/** @param {http.Server} server @returns {Promise<void>} */
+function close(server) {
+  return new Promise((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
+}
+
+/**
+ * Reads the options from environment variables (see the top of this file).
+ * @param {NodeJS.ProcessEnv} env
+ * @returns {ExampleAppOptions}
+ */
+export function optionsFromEnv(env) {
+  const port = (/** @type {string} */ name, /** @type {number} */ fallback) => {
+    const value = env[name] === undefined || env[name] === '' ? fallback : Number(env[name]);
+    if (!Number.isInteger(value) || value < 0 || value > 65535) throw new Error(`${name} must be a port number, got "${env[name]}"`);
+    return value;
+  };
+  /** @type {ExampleAppOptions} */
+  const options = { port: port('PORT', 3000), idpPort: port('IDP_PORT', 3001) };
+  if (env.HOST) options.host = env.HOST;
+  if (env.OAUTH_ISSUER) {
+    options.issuer = env.OAUTH_ISSUER;
+    if (env.OAUTH_CLIENT_ID) options.clientId = env.OAUTH_CLIENT_ID;
+    if (env.OAUTH_CLIENT_SECRET) options.clientSecret = env.OAUTH_CLIENT_SECRET;
+  }
+  if (env.OAUTH_BASE_URL) options.baseURL = env.OAUTH_BASE_URL;
+  if (env.OAUTH_SCOPE) options.scope = env.OAUTH_SCOPE;
+  if (env.REDIS_URL) options.redisUrl = env.REDIS_URL;
+  if (env.SESSION_SECRET) options.sessionSecret = env.SESSION_SECRET;
+  return options;
+}
+
+/** `node example-app/server.js` (what `npm start` runs): start from the environment and print the URL. */
+async function main() {
+  const options = optionsFromEnv(process.env);
+  let app;
+  try {
+    app = await startExampleApp(options);
+  } catch (err) {
+    const e = /** @type {NodeJS.ErrnoException & { port?: number }} */ (err);
+    if (e.code === 'EADDRINUSE') {
+      console.error(`Port ${e.port} is already in use: stop the other program, or start with PORT=4000 IDP_PORT=4001 npm start`);
+    } else {
+      console.error(e.message ?? e);
+    }
+    process.exitCode = 1;
+    return;
+  }
+  console.log(`\n  Example app:  ${app.url}   <- open this in your browser`);
+  if (app.embeddedIdp) {
+    const users = Object.keys(DEMO_USERS).map((u) => `${u} / ${u}-password`).join(', ');
+    console.log(`  Demo IdP:     ${app.issuer}   (users: ${users})`);
+  } else {
+    console.log(`  IdP:          ${app.issuer}   (register the redirect URI ${app.url}/callback there)`);
+  }
+  console.log(`  Sessions:     ${options.redisUrl ? `Redis at ${redactUrl(options.redisUrl)}` : 'in memory (set REDIS_URL to use Redis)'}`);
+  console.log('\n  Press Ctrl+C to stop.\n');
+  const stop = () => {
+    void app.close().then(() => process.exit(0));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+/** A URL with its password hidden, for logs. @param {string} url */
+function redactUrl(url) {
+  if (!URL.canParse(url)) return '(unparsable REDIS_URL)';
+  const u = new URL(url);
+  if (u.password) u.password = '***';
+  return u.href;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  await main();
+}

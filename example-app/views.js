@@ -1,0 +1,147 @@
+// @ts-check
+/**
+ * The example app's HTML pages. Plain template strings, no framework: every value that comes from the outside
+ * (claims, error messages) goes through `esc()`. Styles and scripts live in public/ so the pages can run under a
+ * strict Content-Security-Policy (no inline script or style).
+ */
+
+const ENTITIES = /** @type {Record<string, string>} */ ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' });
+
+/** Escapes any value for HTML text and attribute values. */
+export const esc = (/** @type {unknown} */ value) => String(value).replace(/[&<>"']/g, (c) => ENTITIES[c] ?? c);
+
+/**
+ * The common page frame.
+ * @param {{ title: string, body: string, loggedIn?: boolean }} page
+ */
+function layout({ title, body, loggedIn = false }) {
+  return `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width,initial-scale=1">
+  <title>${esc(title)} · express-oauth-login example</title>
+  <link rel="stylesheet" href="/assets/app.css">
+  <script src="/assets/app.js" defer></script>
+</head>
+<body>
+  <header class="bar">
+    <a class="brand" href="/">express-oauth-login <span>example</span></a>
+    <nav>
+      <a href="/profile">Profile</a>
+      ${
+        loggedIn
+          ? `<form method="post" action="/logout"><button class="link" type="submit">Log out</button></form>`
+          : `<a class="button small" href="/login?returnTo=%2Fprofile">Log in</a>`
+      }
+    </nav>
+  </header>
+  <main>
+${body}
+  </main>
+  <footer>Tokens stay on the server: this page only ever holds an opaque session cookie.</footer>
+</body>
+</html>`;
+}
+
+/**
+ * The home page: what the app is and a Log in button.
+ * @param {{ idp: { issuer: string, users: string[] } | undefined }} info the embedded IdP, if it runs
+ */
+export function homePage({ idp }) {
+  const demo = idp
+    ? `<p class="hint">The app signs you in at an embedded demo identity provider (${esc(idp.issuer)}).
+       Demo users: ${idp.users.map((u) => `<code>${esc(u)}</code> / <code>${esc(u)}-password</code>`).join(', ')}.</p>`
+    : '';
+  return layout({
+    title: 'Home',
+    body: `
+    <section class="card hero">
+      <h1>Log in with your identity provider</h1>
+      <p>This small Express app uses <code>express-oauth-login</code>: the OAuth 2.0 authorization code flow with
+      PKCE and OpenID Connect. Pressing the button takes you to the identity provider's sign-in page and back.</p>
+      <p><a class="button" href="/login?returnTo=%2Fprofile">Log in</a>
+         <a class="button secondary" href="/profile">Go to my profile</a></p>
+      ${demo}
+    </section>`,
+  });
+}
+
+/**
+ * The protected profile page: claims, access token expiry (with a live countdown), and a button that calls the
+ * protected JSON API.
+ * @param {import('express-oauth-login').AuthenticatedUser} user
+ */
+export function profilePage(user) {
+  const claims = Object.entries(user.claims)
+    .map(([name, value]) => {
+      const shown = name === 'exp' || name === 'iat' || name === 'auth_time' ? `${value} (${isoTime(value)})` : display(value);
+      return `<tr><th scope="row">${esc(name)}</th><td>${esc(shown)}</td></tr>`;
+    })
+    .join('\n          ');
+  const name = user.claims.name ?? user.claims.email ?? user.sub;
+  const expiry =
+    user.expiresAt === undefined
+      ? '<p>The identity provider did not say when the access token expires.</p>'
+      : `<p class="countdown">Expires in <strong id="countdown" data-expires-at="${esc(user.expiresAt)}">…</strong>
+        <span class="hint">(at <time datetime="${esc(isoTime(user.expiresAt))}">${esc(isoTime(user.expiresAt))}</time>)</span></p>
+      <p class="hint"><code>requireAuth()</code> refreshes it with the refresh token shortly before it expires, on the
+      next request: reload the page after the countdown to see a new expiry.</p>`;
+  return layout({
+    title: 'Profile',
+    loggedIn: true,
+    body: `
+    <h1>Hello, ${esc(name)}</h1>
+    <div class="grid">
+      <section class="card">
+        <h2>Access token</h2>
+        ${expiry}
+        <p class="hint">Refresh token: ${user.refreshToken ? 'yes' : 'none'} · Scope: <code>${esc(user.scope ?? 'not reported')}</code></p>
+      </section>
+      <section class="card">
+        <h2>Protected API</h2>
+        <p><code>GET /api/userinfo</code> is protected by <code>requireAuth()</code>. On the server it calls the
+        identity provider's UserInfo endpoint with your access token and returns the answer.</p>
+        <button id="call-api" type="button">Call the API</button>
+        <pre id="api-result" aria-live="polite">Not called yet.</pre>
+      </section>
+    </div>
+    <section class="card">
+      <h2>ID token claims</h2>
+      <table class="claims">
+        <tbody>
+          ${claims}
+        </tbody>
+      </table>
+    </section>`,
+  });
+}
+
+/**
+ * The app's own error page (the "custom error page" recipe): every express-oauth-login error has a status, a
+ * stable code and a message written for the person in front of the browser.
+ * @param {{ status: number, code?: string, message: string, retry: boolean }} err
+ */
+export function errorPage({ status, code, message, retry }) {
+  return layout({
+    title: 'Something went wrong',
+    body: `
+    <section class="card error">
+      <h1>${status >= 500 ? 'Something went wrong on our side' : 'We could not sign you in'}</h1>
+      <p>${esc(message)}</p>
+      ${code ? `<p class="hint">Error code: <code>${esc(code)}</code> · HTTP ${esc(status)}</p>` : ''}
+      <p>${retry ? '<a class="button" href="/login?returnTo=%2Fprofile">Try again</a> ' : ''}<a class="button secondary" href="/">Home</a></p>
+    </section>`,
+  });
+}
+
+/** @param {unknown} value */
+function display(value) {
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+/** @param {unknown} seconds since the epoch */
+function isoTime(seconds) {
+  const n = Number(seconds);
+  return Number.isFinite(n) ? new Date(n * 1000).toISOString().replace('.000Z', 'Z') : String(seconds);
+}

@@ -1,0 +1,236 @@
+/**
+ * End-to-end: a real browser (Debian's Chromium driven by playwright-core, never a downloaded one) logs in to the
+ * example app through the embedded IdP's real login and consent pages.
+ *
+ * Without /usr/bin/chromium this file fails with a clear message. On a developer machine outside CI, jest.config.js
+ * leaves it out instead (and says so); CI never does.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
+import { type ExampleApp, startExampleApp } from '../example-app/server.js';
+import { DEMO_USERS } from '../example-app/idp.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = join(process.cwd(), 'test-artifacts');
+
+let browser: Browser;
+let app: ExampleApp;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `End-to-end tests need Chromium at ${CHROMIUM}: run \`npm run setup\` as root or \`apt-get install -y chromium\`. ` +
+        'These tests never download a browser and never skip in CI.',
+    );
+  }
+  app = await startExampleApp({ port: 0, idpPort: 0, quiet: true });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+}, 30_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.close();
+});
+
+/** What one page saw: every committed main-frame URL and every request that reached the app's callback. */
+interface Watched {
+  page: Page;
+  committed: string[];
+  callbacks: { url: string; status: number; headers: Record<string, string> }[];
+}
+
+async function watchedPage(context: BrowserContext): Promise<Watched> {
+  const page = await context.newPage();
+  // Fail with Playwright's precise message (what it waited for, where the page was) before jest's own timeout.
+  page.setDefaultTimeout(10_000);
+  const watched: Watched = { page, committed: [], callbacks: [] };
+  page.on('framenavigated', (frame) => {
+    if (frame === page.mainFrame()) watched.committed.push(frame.url());
+  });
+  page.on('response', (response) => {
+    if (response.url().startsWith(`${app.url}/callback`)) {
+      watched.callbacks.push({ url: response.url(), status: response.status(), headers: response.headers() });
+    }
+  });
+  return watched;
+}
+
+/** The session history as the browser keeps it (what Back and Forward walk through). */
+async function historyUrls(page: Page): Promise<string[]> {
+  const cdp = await page.context().newCDPSession(page);
+  try {
+    const { entries } = await cdp.send('Page.getNavigationHistory');
+    return entries.map((e) => e.url);
+  } finally {
+    await cdp.detach();
+  }
+}
+
+/** Fills the IdP's login form, allows the consent page if it comes, and waits for the app's profile page. */
+async function signInAtIdp(page: Page, user: keyof typeof DEMO_USERS = 'alice'): Promise<void> {
+  await page.waitForURL((url) => url.href.startsWith(`${app.issuer}/interaction/`));
+  await page.fill('#login', user);
+  await page.fill('#password', DEMO_USERS[user].password);
+  await page.click('button:has-text("Sign in")');
+  await page.waitForURL((url) => url.href.startsWith(`${app.url}/profile`) || url.href.startsWith(`${app.issuer}/interaction/`));
+  if (page.url().startsWith(`${app.issuer}/interaction/`)) {
+    await page.click('button:has-text("Allow")');
+  }
+  await page.waitForURL(`${app.url}/profile`);
+}
+
+/** Starts at the home page, presses Log in, signs in. */
+async function logInFromHome(page: Page, user: keyof typeof DEMO_USERS = 'alice'): Promise<void> {
+  await page.goto(`${app.url}/`);
+  await page.click('main a:has-text("Log in")');
+  await signInAtIdp(page, user);
+}
+
+async function fetchApi(page: Page): Promise<{ status: number; body: { error?: string; userinfo?: { sub?: string; email?: string } } }> {
+  return page.evaluate(async () => {
+    const res = await fetch('/api/userinfo', { headers: { Accept: 'application/json' }, redirect: 'manual' });
+    return { status: res.status, body: await res.json().catch(() => ({})) };
+  });
+}
+
+test('logs in through the IdP form; the profile shows the claims, a live countdown and the protected API', async () => {
+  const context = await browser.newContext();
+  const { page, committed, callbacks } = await watchedPage(context);
+  await logInFromHome(page);
+
+  expect(page.url()).toBe(`${app.url}/profile`);
+  await expect(page.locator('h1').textContent()).resolves.toBe('Hello, Alice Example');
+  await expect(page.locator('table.claims').textContent()).resolves.toContain('alice@example.com');
+  const claimNames = await page.locator('table.claims th').allTextContents();
+  expect(claimNames).toEqual(expect.arrayContaining(['sub', 'email', 'name', 'iss']));
+  expect(claimNames).not.toContain('nonce');
+
+  // The countdown is live: it reads m:ss and goes down.
+  const countdown = page.locator('#countdown');
+  const first = await countdown.textContent();
+  expect(first).toMatch(/^[0-9]+:[0-5][0-9]$/);
+  await page.waitForFunction((before) => document.getElementById('countdown')?.textContent !== before, first, { timeout: 5000 });
+  const seconds = (t: string | null) => t!.split(':').reduce((m, s) => m * 60 + Number(s), 0);
+  expect(seconds(await countdown.textContent())).toBeLessThan(seconds(first));
+
+  // The button calls the protected JSON API, which calls the IdP's UserInfo endpoint with the access token.
+  await page.click('#call-api');
+  await page.waitForFunction(() => document.getElementById('api-result')?.textContent?.startsWith('HTTP '));
+  const result = (await page.locator('#api-result').textContent())!;
+  expect(result).toMatch(/^HTTP 200\n/);
+  const answer = JSON.parse(result.slice(result.indexOf('\n') + 1));
+  expect(answer.userinfo).toMatchObject({ sub: 'alice', email: 'alice@example.com' });
+
+  // The callback was hit exactly once, with a code, and answered with a no-store, no-referrer redirect...
+  expect(callbacks).toHaveLength(1);
+  expect(new URL(callbacks[0]!.url).searchParams.get('code')).toBeTruthy();
+  expect(callbacks[0]!.status).toBe(302);
+  expect(callbacks[0]!.headers['cache-control']).toContain('no-store');
+  expect(callbacks[0]!.headers['referrer-policy']).toBe('no-referrer');
+  // ...so the address bar never showed the code, and the history holds no callback entry.
+  expect(committed.length).toBeGreaterThanOrEqual(3);
+  for (const url of [...committed, ...(await historyUrls(page))]) {
+    expect(url).not.toContain('code=');
+    expect(url).not.toContain('/callback');
+  }
+
+  // The session cookie is an opaque, HttpOnly, SameSite=Lax id.
+  const cookie = (await context.cookies(app.url)).find((c) => c.name === app.sessionCookie)!;
+  expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Lax' });
+  expect(cookie.value.length).toBeLessThan(120);
+
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, 'profile.png'), fullPage: true });
+  await context.close();
+});
+
+test('Back after login does not replay the callback into an error loop; Forward returns to the profile', async () => {
+  const context = await browser.newContext();
+  const { page, committed, callbacks } = await watchedPage(context);
+  await logInFromHome(page, 'bob');
+  await expect(page.locator('h1').textContent()).resolves.toBe('Hello, Bob Example');
+
+  // Walk all the way back through the history, then all the way forward again.
+  const history = await historyUrls(page);
+  for (let i = 1; i < history.length; i++) {
+    await page.goBack({ waitUntil: 'load' });
+    expect(page.url()).not.toContain('code=');
+    await expect(page.locator('body').textContent()).resolves.not.toContain('We could not sign you in');
+  }
+  expect(page.url()).toBe(history[0]);
+  for (let i = 1; i < history.length; i++) {
+    await page.goForward({ waitUntil: 'load' });
+    expect(page.url()).not.toContain('code=');
+  }
+  await page.reload();
+
+  expect(page.url()).toBe(`${app.url}/profile`);
+  await expect(page.locator('h1').textContent()).resolves.toBe('Hello, Bob Example');
+  // The one-time code was presented once: no Back, Forward or Reload sent it again.
+  expect(callbacks).toHaveLength(1);
+  expect(committed.every((url) => !url.includes('code='))).toBe(true);
+  await context.close();
+});
+
+test('two tabs of one browser log in at once and both end up on the profile', async () => {
+  const context = await browser.newContext();
+  const tab1 = await watchedPage(context);
+  const tab2 = await watchedPage(context);
+  // Both tabs start a login (one after the other, as a person opens tabs) before either finishes: two pending
+  // logins, keyed by state, in one session.
+  await tab1.page.goto(`${app.url}/profile`);
+  await tab2.page.goto(`${app.url}/profile`);
+  for (const { page } of [tab1, tab2]) expect(page.url()).toContain(`${app.issuer}/interaction/`);
+
+  await signInAtIdp(tab1.page);
+  await signInAtIdp(tab2.page);
+
+  for (const { page, callbacks } of [tab1, tab2]) {
+    expect(page.url()).toBe(`${app.url}/profile`);
+    await page.reload();
+    await expect(page.locator('h1').textContent()).resolves.toBe('Hello, Alice Example');
+    expect(callbacks).toHaveLength(1);
+    expect(callbacks[0]!.status).toBe(302);
+  }
+  await context.close();
+});
+
+test('logout ends the app session and the IdP session; the protected API then answers 401', async () => {
+  const context = await browser.newContext();
+  const { page } = await watchedPage(context);
+  await logInFromHome(page);
+  await expect(fetchApi(page)).resolves.toMatchObject({ status: 200, body: { userinfo: { sub: 'alice' } } });
+  const before = (await context.cookies(app.url)).find((c) => c.name === app.sessionCookie)!;
+
+  await page.click('header button:has-text("Log out")');
+  // RP-initiated logout: the IdP asks for confirmation, then sends the browser back to the app.
+  await page.waitForURL((url) => url.href.startsWith(app.issuer));
+  await page.click('button:has-text("Yes, sign me out")');
+  await page.waitForURL((url) => url.href.startsWith(app.url));
+  expect(page.url()).toBe(`${app.url}/`);
+  await expect(page.locator('main a:has-text("Log in")').count()).resolves.toBe(1);
+
+  // The app session is gone on the server, not only in this browser: the old cookie no longer works.
+  await expect(fetchApi(page)).resolves.toEqual({
+    status: 401,
+    body: { error: 'unauthenticated', message: expect.any(String) },
+  });
+  const replay = await fetch(`${app.url}/api/userinfo`, {
+    headers: { Accept: 'application/json', Cookie: `${before.name}=${before.value}` },
+    redirect: 'manual',
+  });
+  expect(replay.status).toBe(401);
+  const profile = await fetch(`${app.url}/profile`, { headers: { Accept: 'text/html', Cookie: `${before.name}=${before.value}` }, redirect: 'manual' });
+  expect(profile.status).toBe(302);
+  expect(profile.headers.get('location')).toMatch(/^\/login\?returnTo=/);
+
+  // The IdP session is gone too: the protected page asks for the password again instead of signing in silently.
+  await page.goto(`${app.url}/profile`);
+  expect(page.url()).toContain(`${app.issuer}/interaction/`);
+  await expect(page.locator('#password').count()).resolves.toBe(1);
+  await context.close();
+});
