@@ -32,6 +32,10 @@ export interface Misbehaviour {
   discovery?: Claims;
   /** Answer discovery with this status. */
   discoveryStatus?: number;
+  /** The token endpoint drops the connection without answering (an IdP that is down behind a proxy). */
+  tokenDown?: boolean;
+  /** The JWKS endpoint drops the connection without answering. */
+  jwksDown?: boolean;
 }
 
 interface Issued {
@@ -52,6 +56,10 @@ export interface HostileIdp {
   reset(): void;
   /** Starts signing with a new key (new kid) and serves it in the JWKS. */
   rotateKey(): Promise<void>;
+  /** Stops listening (connections are refused) until `start()`; the issuer URL stays the same. */
+  stop(): Promise<void>;
+  /** Listens again on the same port. */
+  start(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -129,7 +137,10 @@ export async function startHostileIdp(): Promise<HostileIdp> {
         ...m.discovery,
       });
     }
-    if (url.pathname === '/jwks') return json(res, 200, { keys: servedKeys });
+    if (url.pathname === '/jwks') {
+      if (m.jwksDown) return void res.socket?.destroy();
+      return json(res, 200, { keys: servedKeys });
+    }
     if (url.pathname === '/authorize') {
       const redirectUri = url.searchParams.get('redirect_uri')!;
       const back = new URL(redirectUri);
@@ -155,6 +166,7 @@ export async function startHostileIdp(): Promise<HostileIdp> {
     if (url.pathname === '/token' && req.method === 'POST') {
       const body = new URLSearchParams(await readBody(req));
       tokenRequests.push(body);
+      if (m.tokenDown) return void res.socket?.destroy();
       if (m.tokenDelayMs) await new Promise((r) => setTimeout(r, m.tokenDelayMs));
       if (res.destroyed) return;
       if (!basicAuthMatches(req.headers.authorization)) return json(res, 401, { error: 'invalid_client' });
@@ -196,6 +208,12 @@ export async function startHostileIdp(): Promise<HostileIdp> {
       key = await newKey();
       servedKeys.push(key.jwk);
     },
-    close: () => server.close(),
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.server.closeAllConnections();
+        server.server.close(() => resolve());
+      }),
+    start: () => new Promise<void>((resolve) => server.server.listen(server.port, '127.0.0.1', () => resolve())),
+    close: () => (server.server.listening ? server.close() : Promise.resolve()),
   };
 }
