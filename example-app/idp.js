@@ -48,6 +48,8 @@ const page = (/** @type {string} */ title, /** @type {string} */ body) => `<!doc
  * @property {number} [accessTokenTTL] seconds, default 3600.
  * @property {boolean} [rotateRefreshTokens] issue a new refresh token on every refresh (and reject reuse).
  * @property {(event: string, detail?: unknown) => void} [onEvent] observes grants, for tests and logs.
+ * @property {Record<string, { password: string, claims: Record<string, unknown> }>} [users] more accounts besides
+ *   DEMO_USERS (load tests sign in many distinct users at once).
  */
 
 /**
@@ -61,6 +63,9 @@ export async function startIdp(options) {
   await new Promise((resolve) => server.listen(options.port ?? 0, host, () => resolve(undefined)));
   const address = /** @type {import('node:net').AddressInfo} */ (server.address());
   const issuer = `http://${host}:${address.port}`;
+  /** @param {string} login */
+  const findUser = (login) =>
+    Object.hasOwn(DEMO_USERS, login) ? DEMO_USERS[/** @type {keyof typeof DEMO_USERS} */ (login)] : options.users?.[login];
   const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
 
   const provider = new Provider(issuer, {
@@ -83,7 +88,7 @@ export async function startIdp(options) {
     },
     scopes: ['openid', 'offline_access', 'profile', 'email', 'groups'],
     findAccount: async (_ctx, id) => {
-      const user = DEMO_USERS[/** @type {keyof typeof DEMO_USERS} */ (id)];
+      const user = findUser(id);
       if (!user) return undefined;
       return { accountId: id, claims: async () => ({ sub: id, ...user.claims }) };
     },
@@ -184,7 +189,7 @@ export async function startIdp(options) {
     try {
       const details = await provider.interactionDetails(req, res);
       const login = String(req.body?.login ?? '');
-      const user = DEMO_USERS[/** @type {keyof typeof DEMO_USERS} */ (login)];
+      const user = findUser(login);
       if (details.prompt.name !== 'login' || !user || user.password !== req.body?.password) {
         res.status(401).type('html').send(
           page(

@@ -16,9 +16,10 @@ export interface LoginResult {
 export async function signInAtIdp(
   browser: Browser,
   hops: Hop[],
-  opts: { user?: keyof typeof DEMO_USERS; cancel?: boolean; stopAt?: (url: string) => boolean } = {},
+  opts: { user?: string; password?: string; cancel?: boolean; stopAt?: (url: string) => boolean } = {},
 ): Promise<Hop[]> {
   const user = opts.user ?? 'alice';
+  const password = opts.password ?? DEMO_USERS[user as keyof typeof DEMO_USERS]?.password ?? '';
   const all = [...hops];
   for (let i = 0; i < 4; i++) {
     const last = all.at(-1)!;
@@ -28,7 +29,7 @@ export async function signInAtIdp(
       ? formAction(last.body, last.url, /<form[^>]*action="([^"]+\/abort)"/)
       : formAction(last.body, last.url);
     const body = action.endsWith('/login')
-      ? new URLSearchParams({ login: user, password: DEMO_USERS[user].password })
+      ? new URLSearchParams({ login: user, password })
       : new URLSearchParams();
     all.push(...(await browser.navigate(action, { method: 'POST', body, ...(opts.stopAt && { stopAt: opts.stopAt }) })));
   }
@@ -42,12 +43,16 @@ export async function signInAtIdp(
 export async function login(
   browser: Browser,
   appUrl: string,
-  opts: { user?: keyof typeof DEMO_USERS; returnTo?: string; loginPath?: string; stopAtCallback?: boolean } = {},
+  opts: { user?: string; password?: string; returnTo?: string; loginPath?: string; stopAtCallback?: boolean } = {},
 ): Promise<LoginResult> {
   const start = `${appUrl}${opts.loginPath ?? '/login'}${opts.returnTo ? `?returnTo=${encodeURIComponent(opts.returnTo)}` : ''}`;
   const stopAt = opts.stopAtCallback ? (u: string) => u.startsWith(`${appUrl}/callback`) : undefined;
   const first = await browser.navigate(start, { ...(stopAt && { stopAt }) });
-  const hops = await signInAtIdp(browser, first, { ...(opts.user && { user: opts.user }), ...(stopAt && { stopAt }) });
+  const hops = await signInAtIdp(browser, first, {
+    ...(opts.user && { user: opts.user }),
+    ...(opts.password && { password: opts.password }),
+    ...(stopAt && { stopAt }),
+  });
   if (opts.stopAtCallback) {
     const last = hops.at(-1)!;
     return { hops, callback: last, final: last };

@@ -25,6 +25,8 @@ export interface TestIdpOptions {
   autoConsent?: boolean;
   tokenEndpointAuthMethod?: string;
   backchannelLogoutUri?: string;
+  /** Accounts besides the demo users: login -> password and claims. */
+  users?: Record<string, { password: string; claims: Record<string, unknown> }>;
 }
 
 export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
@@ -44,6 +46,7 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
     autoConsent: options.autoConsent ?? true,
     ...(options.accessTokenTTL !== undefined && { accessTokenTTL: options.accessTokenTTL }),
     rotateRefreshTokens: options.rotateRefreshTokens ?? false,
+    ...(options.users && { users: options.users }),
     onEvent: (event, detail) => {
       events.push(event);
       if (event === 'grant.success') {
