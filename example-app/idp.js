@@ -7,12 +7,14 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import express from 'express';
-import Provider from 'oidc-provider';
+import Provider, { interactionPolicy } from 'oidc-provider';
 
 /** Demo users: login name -> password and claims. */
 export const DEMO_USERS = {
   alice: {
     password: 'alice-password',
+    /** Alice has a second factor: this one-time code makes her login `urn:mfa` (demo only, of course). */
+    otp: '123456',
     claims: { name: 'Alice Example', given_name: 'Alice', email: 'alice@example.com', email_verified: true, groups: ['admin', 'staff'] },
   },
   bob: {
@@ -68,7 +70,20 @@ export async function startIdp(options) {
     Object.hasOwn(DEMO_USERS, login) ? DEMO_USERS[/** @type {keyof typeof DEMO_USERS} */ (login)] : options.users?.[login];
   const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
 
+  // Step-up (acr_values): an IdP session whose acr is not among the requested ones must sign in again, unless this
+  // very interaction just did (the user could not do better: the RP decides what to make of the weaker acr).
+  const policy = interactionPolicy.base();
+  policy.get('login')?.checks.push(
+    new interactionPolicy.Check('acr_step_up', 'requested acr not satisfied', 'login_required', (ctx) => {
+      const requested = String(ctx.oidc.params?.acr_values ?? '').split(' ').filter(Boolean);
+      if (!requested.length || !ctx.oidc.session?.accountId || ctx.oidc.result?.login) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+      return requested.includes(String(ctx.oidc.session?.acr)) ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT;
+    }),
+  );
+
   const provider = new Provider(issuer, {
+    acrValues: ['urn:basic', 'urn:mfa'],
+    interactions: { policy },
     clients: options.clients.map((c) => ({
       grant_types: ['authorization_code', 'refresh_token'],
       response_types: ['code'],
@@ -161,9 +176,10 @@ export async function startIdp(options) {
              <form method="post" action="/interaction/${uid}/login" autocomplete="off">
                <label for="login">Username</label><input id="login" name="login" required autofocus>
                <label for="password">Password</label><input id="password" name="password" type="password" required>
+               <label for="otp">One-time code (optional, for a stronger sign-in)</label><input id="otp" name="otp" inputmode="numeric">
                <button type="submit">Sign in</button>
              </form>
-             <p class="hint">Demo users: <b>alice</b> / alice-password, <b>bob</b> / bob-password</p>
+             <p class="hint">Demo users: <b>alice</b> / alice-password (one-time code 123456), <b>bob</b> / bob-password</p>
              <form method="post" action="/interaction/${uid}/abort"><button class="secondary">Cancel</button></form>`,
           ),
         );
@@ -200,7 +216,14 @@ export async function startIdp(options) {
         );
         return;
       }
-      await provider.interactionFinished(req, res, { login: { accountId: login } }, { mergeWithLastSubmission: false });
+      // A correct one-time code makes this a multi-factor login (acr urn:mfa); otherwise urn:basic.
+      const mfa = 'otp' in user && Boolean(req.body?.otp) && req.body.otp === user.otp;
+      await provider.interactionFinished(
+        req,
+        res,
+        { login: { accountId: login, acr: mfa ? 'urn:mfa' : 'urn:basic', amr: mfa ? ['pwd', 'otp'] : ['pwd'] } },
+        { mergeWithLastSubmission: false },
+      );
     } catch (err) {
       next(err);
     }

@@ -6,10 +6,14 @@
 import type { Request, RequestHandler } from 'express';
 import * as client from 'openid-client';
 import type { Context } from './context.js';
+import { completeLogin } from './complete-login.js';
 import { LoginStateError, passError } from './errors.js';
+import { emit } from './events.js';
 import { acceptIdToken } from './id-token.js';
 import { callbackError } from './protocol-errors.js';
-import { type StoredTokens, type StoredUser, nowSeconds, regenerateWithUser, sessionOf, takePendingLogin } from './session-state.js';
+import { indexSession } from './session-index.js';
+import { type StoredTokens, nowSeconds, regenerateWithUser, sessionOf, takePendingLogin } from './session-state.js';
+import { isInteractionRequired } from './silent-login.js';
 
 /** Converts a token endpoint response into what the session keeps. @private */
 export function toStoredTokens(tokens: client.TokenEndpointResponse, previous?: StoredTokens): StoredTokens {
@@ -71,6 +75,8 @@ export function callbackHandler(ctx: Context): RequestHandler {
           expectedState: state,
           expectedNonce: pending.login.nonce,
           idTokenExpected: true,
+          // Step-up with max_age: openid-client then requires auth_time and checks it (OIDC Core §3.1.2.1).
+          ...(pending.login.maxAge !== undefined && { maxAge: pending.login.maxAge }),
         });
         tokens = response;
         claims = await acceptIdToken(
@@ -80,17 +86,22 @@ export function callbackHandler(ctx: Context): RequestHandler {
           ctx.provider,
         );
       } catch (err) {
+        // prompt=none that needs the user (OIDC Core §3.1.2.6): stay anonymous, back where they were.
+        if (pending.login.silent && isInteractionRequired(err)) {
+          res.redirect(302, pending.login.returnTo);
+          return;
+        }
         throw callbackError(err);
       }
-      const now = nowSeconds();
-      const user: StoredUser = {
-        sub: claims.sub as string,
-        claims,
-        tokens: toStoredTokens(tokens),
-        loginAt: now,
-        seenAt: now,
-      };
-      await regenerateWithUser(req, user);
+      const user = await completeLogin(ctx, req, tokens, toStoredTokens(tokens), claims, pending.login);
+      await regenerateWithUser(req, user, (sessionId) => indexSession(ctx, req, user, sessionId));
+      emit(req, 'login', {
+        sub: user.sub,
+        ...(user.sid !== undefined && { sid: user.sid }),
+        ...(user.acr !== undefined && { acr: user.acr }),
+        stepUp: pending.login.acr !== undefined || pending.login.maxAge !== undefined,
+        silent: pending.login.silent === true,
+      });
       res.redirect(302, pending.login.returnTo);
     } catch (err) {
       passError(req, res, next, err, ctx.loginPath);

@@ -3,7 +3,9 @@
  * field and say what to fix. Validated once, when `oauthLogin()` is called, never per request.
  */
 import { z } from 'zod';
+import type { AfterCallback } from './complete-login.js';
 import { ConfigError } from './errors.js';
+import type { OAuthEvents } from './events.js';
 
 /** Parameters the middleware owns: letting `authorizationParams` override them would undo a security check. */
 const RESERVED_AUTH_PARAMS = [
@@ -54,9 +56,10 @@ const schema = z
         login: routePath('routes.login', '/login'),
         callback: routePath('routes.callback', '/callback'),
         logout: routePath('routes.logout', '/logout'),
+        backchannelLogout: routePath('routes.backchannelLogout', '/backchannel-logout'),
       })
       .strict()
-      .default({ login: '/login', callback: '/callback', logout: '/logout' }),
+      .default({ login: '/login', callback: '/callback', logout: '/logout', backchannelLogout: '/backchannel-logout' }),
     allowInsecureRequests: z.boolean().default(false),
     tokenEndpointAuthMethod: z
       .enum(['client_secret_basic', 'client_secret_post'], {
@@ -84,6 +87,22 @@ const schema = z
     refreshSkew: z.number().int().min(0).max(600).default(30),
     idleTimeout: z.number().int().min(60).default(24 * 3600),
     absoluteTimeout: z.number().int().min(60).default(7 * 24 * 3600),
+    // Lifecycle (issue 4): logout, back-channel logout, UserInfo, hooks and events.
+    idpLogout: z.boolean({ error: 'idpLogout must be true or false' }).default(true),
+    postLogoutRedirect: z
+      .string()
+      .refine((s) => /^\/(?!\/)[^\s\\]*$/.test(s) || (URL.canParse(s) && /^https?:$/.test(new URL(s).protocol)), {
+        message: 'postLogoutRedirect must be a path on this app ("/goodbye") or an absolute http(s) URL registered at the IdP',
+      })
+      .optional(),
+    backchannelLogout: z.boolean({ error: 'backchannelLogout must be true or false' }).default(false),
+    fetchUserinfo: z.boolean({ error: 'fetchUserinfo must be true or false' }).default(false),
+    afterCallback: z
+      .custom<AfterCallback>((v) => typeof v === 'function', 'afterCallback must be a function (req, tokens, claims) => ...')
+      .optional(),
+    events: z
+      .custom<OAuthEvents>((v) => typeof v === 'object' && v !== null, 'events must be an object of callbacks or an EventEmitter')
+      .optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -109,9 +128,9 @@ const schema = z
     if (c.absoluteTimeout < c.idleTimeout) {
       ctx.addIssue({ code: 'custom', path: ['absoluteTimeout'], message: 'absoluteTimeout must be >= idleTimeout' });
     }
-    const { login, callback, logout } = c.routes;
-    if (new Set([login, callback, logout]).size !== 3) {
-      ctx.addIssue({ code: 'custom', path: ['routes'], message: 'routes.login, routes.callback and routes.logout must differ' });
+    const { login, callback, logout, backchannelLogout } = c.routes;
+    if (new Set([login, callback, logout, backchannelLogout]).size !== 4) {
+      ctx.addIssue({ code: 'custom', path: ['routes'], message: 'routes.login, routes.callback, routes.logout and routes.backchannelLogout must differ' });
     }
     if (c.idTokenSigningAlgs.includes('none')) {
       ctx.addIssue({ code: 'custom', path: ['idTokenSigningAlgs'], message: 'unsigned ID tokens (alg "none") are never accepted' });
@@ -134,6 +153,8 @@ export type ResolvedConfig = z.output<typeof schema> & {
   basePath: string;
   redirectUri: string;
   secureCookies: boolean;
+  /** Absolute URL the browser ends at after logout: postLogoutRedirect resolved against appBase, else baseURL. */
+  postLogoutUrl: string;
 };
 
 const ENV: Record<string, string> = {
@@ -173,5 +194,6 @@ export function resolveConfig(input: OAuthLoginConfig | undefined, env: NodeJS.P
     basePath: new URL(appBase).pathname.replace(/\/+$/, ''),
     redirectUri: `${appBase}${c.routes.callback}`,
     secureCookies: new URL(appBase).protocol === 'https:',
+    postLogoutUrl: c.postLogoutRedirect?.startsWith('/') ? `${appBase}${c.postLogoutRedirect}` : (c.postLogoutRedirect ?? c.baseURL),
   };
 }

@@ -6,6 +6,7 @@
  * and written to logs.
  */
 import type { NextFunction, Request, Response } from 'express';
+import { emit } from './events.js';
 
 /** Stable, machine-readable error codes. Documented in README ("Error codes"). @public */
 export type OAuthErrorCode =
@@ -24,6 +25,10 @@ export type OAuthErrorCode =
   | 'idp_bad_response'
   | 'unauthenticated'
   | 'forbidden'
+  | 'step_up_failed'
+  | 'login_rejected'
+  | 'step_up_required'
+  | 'userinfo_invalid'
   | 'session_store_unavailable'
   | 'logout_token_invalid';
 
@@ -109,10 +114,36 @@ export class UnauthenticatedError extends OAuthLoginError {
   }
 }
 
-/** The user is logged in but does not satisfy the route's rules. @public */
+/**
+ * The user is logged in but does not satisfy the route's rules (`forbidden`), came back from a step-up login
+ * without the required authentication level (`step_up_failed`), or the app's afterCallback hook refused the login
+ * (`login_rejected`). Always 403: logging in again would not help, so it never redirects to the IdP.
+ * @public
+ */
 export class ForbiddenError extends OAuthLoginError {
-  constructor(message = 'You are logged in but not allowed to access this resource.') {
-    super('forbidden', 403, message);
+  constructor(
+    message = 'You are logged in but not allowed to access this resource.',
+    code: 'forbidden' | 'step_up_failed' | 'login_rejected' = 'forbidden',
+  ) {
+    super(code, 403, message);
+  }
+}
+
+/**
+ * A request that cannot be redirected (an API call) reached a route that needs a stronger or more recent login
+ * (RFC 9470 calls this insufficient_user_authentication).
+ * @public
+ */
+export class StepUpRequiredError extends OAuthLoginError {
+  constructor() {
+    super('step_up_required', 401, 'This resource needs a stronger or more recent sign-in: open it in the browser to sign in again.');
+  }
+}
+
+/** A back-channel logout token failed validation (OpenID Connect Back-Channel Logout 1.0 §2.6). @public */
+export class LogoutTokenError extends OAuthLoginError {
+  constructor(detail: string) {
+    super('logout_token_invalid', 400, `The logout token was rejected: ${detail}.`);
   }
 }
 
@@ -199,6 +230,10 @@ export function passError(
   loginPath: string,
   format?: 'json',
 ): void {
+  if (err instanceof OAuthLoginError) {
+    // The path only: a callback's query string holds the authorization code.
+    emit(req, 'error', { code: err.code, status: err.status, message: err.message, path: req.originalUrl.split('?')[0] ?? '' });
+  }
   if (err instanceof OAuthLoginError && !appHasErrorHandler(req)) {
     renderError(req, res, err, loginPath, format);
     return;

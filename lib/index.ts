@@ -12,14 +12,28 @@
 import { Router } from 'express';
 import { type OAuthLoginConfig, resolveConfig } from './config.js';
 import { type Context, attachContext } from './context.js';
+import { backchannelLogoutHandlers } from './backchannel-logout.js';
 import { callbackHandler } from './callback.js';
+import { attachEvents } from './events.js';
 import { loginHandler } from './login.js';
 import { logoutHandler } from './logout.js';
 import { createProvider } from './provider.js';
 import { createRefresher } from './refresh.js';
 
 export type { OAuthLoginConfig, ResolvedConfig } from './config.js';
-export { requireAuth, type RequireAuthOptions } from './require-auth.js';
+export { requireAuth, type RequireAuthOptions, type ClaimRuleValue } from './require-auth.js';
+export { getAccessToken } from './access-token.js';
+export { attemptSilentLogin } from './silent-login.js';
+export type { AfterCallback, AfterCallbackResult } from './complete-login.js';
+export type {
+  OAuthEvents,
+  OAuthEventMap,
+  LoginEvent,
+  LogoutEvent,
+  RefreshEvent,
+  BackchannelLogoutEvent,
+  ErrorEvent,
+} from './events.js';
 export type { AuthenticatedUser } from './types.js';
 export {
   OAuthLoginError,
@@ -32,12 +46,15 @@ export {
   IdpUnavailableError,
   UnauthenticatedError,
   ForbiddenError,
+  StepUpRequiredError,
+  LogoutTokenError,
   SessionStoreError,
   type OAuthErrorCode,
 } from './errors.js';
 
 /**
- * Creates the login router: GET `routes.login`, GET `routes.callback`, GET/POST `routes.logout`.
+ * Creates the login router: GET `routes.login`, GET `routes.callback`, GET/POST `routes.logout`, and with
+ * `backchannelLogout: true` POST `routes.backchannelLogout`.
  * Mount it after express-session: `app.use(session(...)); app.use(oauthLogin(config))`.
  *
  * The configuration is validated here, once; discovery happens lazily on the first login, so an IdP that is down
@@ -64,11 +81,13 @@ export function oauthLogin(config?: OAuthLoginConfig): Router {
   const router = Router();
   router.use((req, _res, next) => {
     attachContext(req, ctx);
+    attachEvents(req, resolved.events);
     next();
   });
   router.get(resolved.routes.login, loginHandler(ctx));
   router.get(resolved.routes.callback, callbackHandler(ctx));
   router.get(resolved.routes.logout, logoutHandler(ctx));
   router.post(resolved.routes.logout, logoutHandler(ctx));
+  if (resolved.backchannelLogout) router.post(resolved.routes.backchannelLogout, ...backchannelLogoutHandlers(ctx));
   return router;
 }

@@ -2,46 +2,72 @@
  * GET /login: starts an authorization code flow (RFC 6749 §4.1) with PKCE S256 (RFC 7636) and an OpenID Connect
  * nonce. The pending login lives in the server-side session keyed by its `state`, so several tabs can log in at once.
  */
-import type { RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import * as client from 'openid-client';
 import type { Context } from './context.js';
 import { passError } from './errors.js';
 import { safeReturnTo } from './return-to.js';
-import { addPendingLogin, nowSeconds, saveSession, sessionOf, warnAboutCookie } from './session-state.js';
+import { type PendingLogin, addPendingLogin, nowSeconds, saveSession, sessionOf, warnAboutCookie } from './session-state.js';
+
+/** What a login started by the middleware itself (step-up, silent login) asks for beyond a plain login. @private */
+export interface LoginRequest {
+  /** A path already checked by safeReturnTo. */
+  returnTo: string;
+  /** Step-up: `acr_values` to request and require on return (OIDC Core §3.1.2.1). */
+  acr?: string;
+  /** Step-up: `max_age` in seconds; the returned `auth_time` must be within it. */
+  maxAge?: number;
+  /** `prompt=none`: an interaction error at the callback returns to `returnTo` anonymously. */
+  silent?: boolean;
+}
+
+/**
+ * Records a pending login in the session and redirects the browser to the authorization endpoint.
+ * @private
+ */
+export async function startLogin(ctx: Context, req: Request, res: Response, request: LoginRequest): Promise<void> {
+  const { config } = ctx;
+  const session = sessionOf(req);
+  warnAboutCookie(session, config.secureCookies);
+  const configuration = await ctx.provider.get();
+  // 256-bit values from openid-client's CSPRNG helpers (RFC 9700 §2.1 wants at least 128 bits).
+  const state = client.randomState();
+  const nonce = client.randomNonce();
+  const codeVerifier = client.randomPKCECodeVerifier();
+  const codeChallenge = await client.calculatePKCECodeChallenge(codeVerifier);
+  const pending: PendingLogin = { nonce, codeVerifier, returnTo: request.returnTo, createdAt: nowSeconds() };
+  const extra: Record<string, string> = {};
+  if (request.acr !== undefined) extra.acr_values = pending.acr = request.acr;
+  if (request.maxAge !== undefined) {
+    pending.maxAge = request.maxAge;
+    extra.max_age = String(request.maxAge);
+  }
+  if (request.silent) {
+    pending.silent = true;
+    extra.prompt = 'none';
+  }
+  addPendingLogin(session, state, pending, { max: config.maxPendingLogins, ttl: config.loginTimeout });
+  const url = client.buildAuthorizationUrl(configuration, {
+    ...config.authorizationParams,
+    ...extra,
+    redirect_uri: config.redirectUri,
+    scope: config.scope,
+    state,
+    nonce,
+    code_challenge: codeChallenge,
+    code_challenge_method: 'S256',
+  });
+  // Saved before the redirect: the callback may arrive at another instance before this response ends.
+  await saveSession(req);
+  res.set('Cache-Control', 'no-store');
+  res.redirect(302, url.href);
+}
 
 /** @private */
 export function loginHandler(ctx: Context): RequestHandler {
-  const { config } = ctx;
   return async (req, res, next) => {
     try {
-      const session = sessionOf(req);
-      warnAboutCookie(session, config.secureCookies);
-      const configuration = await ctx.provider.get();
-      // 256-bit values from openid-client's CSPRNG helpers (RFC 9700 §2.1 wants at least 128 bits).
-      const state = client.randomState();
-      const nonce = client.randomNonce();
-      const codeVerifier = client.randomPKCECodeVerifier();
-      const codeChallenge = await client.calculatePKCECodeChallenge(codeVerifier);
-      const returnTo = safeReturnTo(req.query.returnTo, config.basePath);
-      addPendingLogin(
-        session,
-        state,
-        { nonce, codeVerifier, returnTo, createdAt: nowSeconds() },
-        { max: config.maxPendingLogins, ttl: config.loginTimeout },
-      );
-      const url = client.buildAuthorizationUrl(configuration, {
-        ...config.authorizationParams,
-        redirect_uri: config.redirectUri,
-        scope: config.scope,
-        state,
-        nonce,
-        code_challenge: codeChallenge,
-        code_challenge_method: 'S256',
-      });
-      // Saved before the redirect: the callback may arrive at another instance before this response ends.
-      await saveSession(req);
-      res.set('Cache-Control', 'no-store');
-      res.redirect(302, url.href);
+      await startLogin(ctx, req, res, { returnTo: safeReturnTo(req.query.returnTo, ctx.config.basePath) });
     } catch (err) {
       passError(req, res, next, err, ctx.loginPath);
     }

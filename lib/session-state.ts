@@ -15,6 +15,12 @@ export interface PendingLogin {
   returnTo: string;
   /** Seconds since the epoch. */
   createdAt: number;
+  /** Step-up: the `acr` the returning ID token must carry. */
+  acr?: string;
+  /** Step-up: `max_age` sent; openid-client checks `auth_time` against it. */
+  maxAge?: number;
+  /** A `prompt=none` attempt: interaction errors return anonymously instead of showing an error. */
+  silent?: boolean;
 }
 
 /** Tokens as stored in the session. @private */
@@ -37,12 +43,19 @@ export interface StoredUser {
   loginAt: number;
   /** Seconds since the epoch: last time we recorded activity (idle lifetime), at most once a minute. */
   seenAt: number;
+  /** The IdP session id (ID token `sid`), kept for back-channel logout even if afterCallback reshapes claims. */
+  sid?: string;
+  /** ID token `acr` and `auth_time`, kept for step-up rules (requireAuth acr / maxAge). */
+  acr?: string;
+  authTime?: number;
 }
 
 /** What the middleware keeps under `req.session.oauth`. @private */
 export interface OAuthSessionState {
   pending?: Record<string, PendingLogin>;
   user?: StoredUser;
+  /** attemptSilentLogin() already tried `prompt=none` in this session (or the user logged out): never again. */
+  silentTried?: boolean;
 }
 
 declare module 'express-session' {
@@ -147,12 +160,18 @@ function storeFailure(err: unknown): SessionStoreError {
  * this browser (other tabs) move to the new session so they can finish too.
  * @private
  */
-export async function regenerateWithUser(req: Request, user: StoredUser): Promise<void> {
+export async function regenerateWithUser(
+  req: Request,
+  user: StoredUser,
+  beforeSave?: (sessionId: string) => Promise<void>,
+): Promise<void> {
   const pending = sessionOf(req).oauth?.pending;
   await new Promise<void>((resolve, reject) => {
     sessionOf(req).regenerate((err: unknown) => (err ? reject(storeFailure(err)) : resolve()));
   });
   const session = sessionOf(req);
+  // E.g. index the new id for back-channel logout: if that fails, the user is never stored (no half-made login).
+  if (beforeSave) await beforeSave(session.id);
   session.oauth = pending && Object.keys(pending).length ? { pending, user } : { user };
   await saveSession(req);
 }

@@ -16,7 +16,7 @@ export interface LoginResult {
 export async function signInAtIdp(
   browser: Browser,
   hops: Hop[],
-  opts: { user?: string; password?: string; cancel?: boolean; stopAt?: (url: string) => boolean } = {},
+  opts: { user?: string; password?: string; cancel?: boolean; otp?: string; stopAt?: (url: string) => boolean } = {},
 ): Promise<Hop[]> {
   const user = opts.user ?? 'alice';
   const password = opts.password ?? DEMO_USERS[user as keyof typeof DEMO_USERS]?.password ?? '';
@@ -29,7 +29,7 @@ export async function signInAtIdp(
       ? formAction(last.body, last.url, /<form[^>]*action="([^"]+\/abort)"/)
       : formAction(last.body, last.url);
     const body = action.endsWith('/login')
-      ? new URLSearchParams({ login: user, password })
+      ? new URLSearchParams({ login: user, password, ...(opts.otp && { otp: opts.otp }) })
       : new URLSearchParams();
     all.push(...(await browser.navigate(action, { method: 'POST', body, ...(opts.stopAt && { stopAt: opts.stopAt }) })));
   }

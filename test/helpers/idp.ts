@@ -40,7 +40,11 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
         redirect_uris: options.appBases.map((b) => `${b}/callback`),
         post_logout_redirect_uris: options.appBases,
         token_endpoint_auth_method: (options.tokenEndpointAuthMethod ?? 'client_secret_basic') as 'client_secret_basic',
-        ...(options.backchannelLogoutUri && { backchannel_logout_uri: options.backchannelLogoutUri }),
+        ...(options.backchannelLogoutUri && {
+          backchannel_logout_uri: options.backchannelLogoutUri,
+          // Makes oidc-provider put `sid` in ID tokens and logout tokens (Back-Channel Logout 1.0 §2.2).
+          backchannel_logout_session_required: true,
+        }),
       },
     ],
     autoConsent: options.autoConsent ?? true,

@@ -1,0 +1,106 @@
+/**
+ * Events for the app's logging and metrics: login, logout, refresh, back-channel logout and errors. Payloads are
+ * built here from a fixed list of fields, never from token responses, so no access, refresh or ID token, code,
+ * secret or session id can reach a listener.
+ *
+ * Listeners run synchronously and must not break a login: a listener that throws (or rejects) is reported with
+ * process.emitWarning and otherwise ignored.
+ */
+import type { Request } from 'express';
+
+/** `login`: a user completed a login (a session now holds them). @public */
+export interface LoginEvent {
+  type: 'login';
+  sub: string;
+  /** IdP session id (ID token `sid`), when the IdP sent one. */
+  sid?: string;
+  acr?: string;
+  /** True when the login was a step-up requested by requireAuth({ acr, maxAge }). */
+  stepUp: boolean;
+  /** True when it was an attemptSilentLogin() (`prompt=none`) login. */
+  silent: boolean;
+}
+/** `logout`: the user logged out through the logout route. @public */
+export interface LogoutEvent {
+  type: 'logout';
+  /** Absent when the session had no user. */
+  sub?: string;
+  /** True when the browser is sent on to the IdP's end_session_endpoint. */
+  idpLogout: boolean;
+}
+/** `refresh`: requireAuth or getAccessToken refreshed (or failed to refresh, ending the session) an access token. @public */
+export interface RefreshEvent {
+  type: 'refresh';
+  sub: string;
+  outcome: 'refreshed' | 'session_ended';
+}
+/** `backchannelLogout`: the IdP ended sessions through the back-channel logout route. @public */
+export interface BackchannelLogoutEvent {
+  type: 'backchannelLogout';
+  sub?: string;
+  sid?: string;
+  /** How many sessions of this app were ended. */
+  sessions: number;
+}
+/** `error`: the middleware answered with one of its errors (see README "Error codes"). @public */
+export interface ErrorEvent {
+  type: 'error';
+  code: string;
+  status: number;
+  message: string;
+  /** The request path (no query string: it may hold a code). */
+  path: string;
+}
+
+/** Every event, by name. @public */
+export interface OAuthEventMap {
+  login: LoginEvent;
+  logout: LogoutEvent;
+  refresh: RefreshEvent;
+  backchannelLogout: BackchannelLogoutEvent;
+  error: ErrorEvent;
+}
+
+/**
+ * The `events` option: callbacks by event name, or anything with an `emit(name, payload)` method such as a
+ * Node.js EventEmitter.
+ * @public
+ */
+export type OAuthEvents =
+  | { [K in keyof OAuthEventMap]?: (event: OAuthEventMap[K]) => void | Promise<void> }
+  | { emit(name: string, event: unknown): unknown };
+
+const EVENTS = Symbol.for('express-oauth-login.events');
+
+/** Makes `events` reachable from the request (also from errors.ts, which must not import the context). @private */
+export function attachEvents(req: Request, events: OAuthEvents | undefined): void {
+  if (events) (req as unknown as Record<symbol, OAuthEvents>)[EVENTS] = events;
+}
+
+let warned = false;
+function listenerFailed(err: unknown): void {
+  if (warned) return;
+  warned = true;
+  process.emitWarning(`an express-oauth-login event listener failed (${err instanceof Error ? err.name : 'error'}); ignored`, {
+    code: 'EXPRESS_OAUTH_LOGIN_LISTENER',
+  });
+}
+
+/** Delivers an event to the app's listeners, if any. Never throws. @private */
+export function emit<K extends keyof OAuthEventMap>(req: Request, name: K, detail: Omit<OAuthEventMap[K], 'type'>): void {
+  const events = (req as unknown as Record<symbol, OAuthEvents | undefined>)[EVENTS];
+  if (!events) return;
+  const event = { type: name, ...detail } as OAuthEventMap[K];
+  // An EventEmitter throws on an 'error' event nobody listens to: that is not the app's wish here.
+  const emitter = events as { listenerCount?: (name: string) => number };
+  if (typeof emitter.listenerCount === 'function' && emitter.listenerCount(name) === 0) return;
+  try {
+    const result =
+      'emit' in events && typeof events.emit === 'function'
+        ? events.emit(name, event)
+        : (events as Record<string, ((e: unknown) => unknown) | undefined>)[name]?.(event);
+    if (result instanceof Promise) result.catch(listenerFailed);
+  } catch (err) {
+    listenerFailed(err);
+  }
+}

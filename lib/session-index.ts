@@ -1,0 +1,153 @@
+/**
+ * Which sessions belong to an IdP session (`sid`) or a user (`sub`): what back-channel logout needs to end "every
+ * session of this user" without scanning the store. Also remembers logout token `jti`s to refuse replays.
+ *
+ * Two implementations of one small interface: in process (for MemoryStore and single-instance apps) and Redis
+ * sets with a TTL (shared by every instance). Entries live as long as a session can (absoluteTimeout); destroying
+ * an id whose session already ended is harmless, so stale entries cost nothing but a few bytes until they expire.
+ */
+import type { Request } from 'express';
+import type { Cluster, Redis } from 'ioredis';
+import type { Context } from './context.js';
+import { SessionStoreError } from './errors.js';
+import type { StoredUser } from './session-state.js';
+
+/** An index from keys (IdP sid, user sub) to session ids, plus a replay memory. @private */
+export interface SessionIndex {
+  /** Records session `id` under every key, for at least `ttl` seconds. */
+  add(keys: string[], id: string, ttl: number): Promise<void>;
+  /** The session ids recorded under `key`. */
+  members(key: string): Promise<string[]>;
+  /** Forgets session `id` under every key. */
+  remove(keys: string[], id: string): Promise<void>;
+  /** True the first time `key` is seen within `ttl` seconds, false for a repeat (logout token replay). */
+  firstSeen(key: string, ttl: number): Promise<boolean>;
+}
+
+/** Entries swept per call, so a busy process never pauses to clean a big map. */
+const SWEEP_BATCH = 100;
+
+/** The in-process index: maps with expiry times, swept a little on every write. @private */
+export function createMemorySessionIndex(): SessionIndex {
+  const sets = new Map<string, Map<string, number>>();
+  const seen = new Map<string, number>();
+  const sweep = (): void => {
+    const now = Date.now();
+    let budget = SWEEP_BATCH;
+    for (const [key, ids] of sets) {
+      if (budget-- <= 0) break;
+      for (const [id, until] of ids) if (until <= now) ids.delete(id);
+      if (ids.size === 0) sets.delete(key);
+    }
+    budget = SWEEP_BATCH;
+    for (const [key, until] of seen) {
+      if (budget-- <= 0) break;
+      if (until <= now) seen.delete(key);
+    }
+  };
+  return {
+    async add(keys, id, ttl) {
+      sweep();
+      const until = Date.now() + ttl * 1000;
+      for (const key of keys) {
+        const ids = sets.get(key) ?? new Map<string, number>();
+        ids.set(id, until);
+        // Re-insert so that the least recently written keys are swept first.
+        sets.delete(key);
+        sets.set(key, ids);
+      }
+    },
+    async members(key) {
+      const now = Date.now();
+      return [...(sets.get(key) ?? new Map<string, number>())].filter(([, until]) => until > now).map(([id]) => id);
+    },
+    async remove(keys, id) {
+      for (const key of keys) {
+        const ids = sets.get(key);
+        ids?.delete(id);
+        if (ids?.size === 0) sets.delete(key);
+      }
+    },
+    async firstSeen(key, ttl) {
+      sweep();
+      const until = seen.get(key);
+      if (until !== undefined && until > Date.now()) return false;
+      seen.set(key, Date.now() + ttl * 1000);
+      return true;
+    },
+  };
+}
+
+/** An ioredis client: a single node, Sentinel-managed, or a Cluster. @private */
+export type IndexRedisClient = Redis | Cluster;
+
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([work, deadline])
+    .catch((err: unknown) => {
+      throw new SessionStoreError({ cause: err });
+    })
+    .finally(() => clearTimeout(timer));
+}
+
+/**
+ * The Redis index: one set per key (SADD + EXPIRE in one MULTI, so a set never outlives its newest session), and
+ * SET NX EX for the replay memory. Every command touches a single key, so it works on Redis Cluster too.
+ * @param prefix namespace for the keys, e.g. `eol:<clientId>:bcl:`.
+ * @private
+ */
+export function createRedisSessionIndex(client: IndexRedisClient, prefix: string, timeoutMs = 2000): SessionIndex {
+  return {
+    async add(keys, id, ttl) {
+      await withDeadline(
+        Promise.all(keys.map((key) => client.multi().sadd(prefix + key, id).expire(prefix + key, ttl).exec())),
+        timeoutMs,
+      );
+    },
+    members: (key) => withDeadline(client.smembers(prefix + key), timeoutMs),
+    async remove(keys, id) {
+      await withDeadline(Promise.all(keys.map((key) => client.srem(prefix + key, id))), timeoutMs);
+    },
+    async firstSeen(key, ttl) {
+      return (await withDeadline(client.set(`${prefix}jti:${key}`, '1', 'EX', Math.max(1, ttl), 'NX'), timeoutMs)) === 'OK';
+    },
+  };
+}
+
+const memoryIndexes = new WeakMap<Context, SessionIndex>();
+
+/**
+ * The index this request should use: Redis when a coordination client is known (so every instance sees every
+ * login), else this `oauthLogin()` instance's in-process index.
+ * @private
+ */
+export function sessionIndexFor(ctx: Context, _req: Request): SessionIndex {
+  let memory = memoryIndexes.get(ctx);
+  if (!memory) memoryIndexes.set(ctx, (memory = createMemorySessionIndex()));
+  return memory;
+}
+
+/** The index keys of a user: their IdP session (`sid`) and their subject (`sub`), both scoped to the issuer. @private */
+export function indexKeys(issuer: string, sub: string | undefined, sid: string | undefined): { sub?: string; sid?: string } {
+  return {
+    ...(sub !== undefined && { sub: `sub:${issuer}|${sub}` }),
+    ...(sid !== undefined && { sid: `sid:${issuer}|${sid}` }),
+  };
+}
+
+/** Records a new login's session id for back-channel logout (only when `backchannelLogout` is on). @private */
+export async function indexSession(ctx: Context, req: Request, user: StoredUser, sessionId: string): Promise<void> {
+  if (!ctx.config.backchannelLogout) return;
+  const keys = indexKeys(ctx.config.issuer, user.sub, user.sid);
+  await sessionIndexFor(ctx, req).add(Object.values(keys), sessionId, ctx.config.absoluteTimeout);
+}
+
+/** Forgets a session that ended through the logout route. @private */
+export async function unindexSession(ctx: Context, req: Request, user: StoredUser, sessionId: string): Promise<void> {
+  if (!ctx.config.backchannelLogout) return;
+  const keys = indexKeys(ctx.config.issuer, user.sub, user.sid);
+  await sessionIndexFor(ctx, req).remove(Object.values(keys), sessionId);
+}
