@@ -19,7 +19,7 @@ function problems(config: unknown, env: NodeJS.ProcessEnv = {}): string[] {
 test('defaults: scope, routes, client_secret_basic, a few-second timeout', () => {
   const c = resolveConfig(valid, {});
   expect(c.scope).toBe('openid profile email');
-  expect(c.routes).toEqual({ login: '/login', callback: '/callback', logout: '/logout' });
+  expect(c.routes).toEqual({ login: '/login', callback: '/callback', logout: '/logout', backchannelLogout: '/backchannel-logout' });
   expect(c.tokenEndpointAuthMethod).toBe('client_secret_basic');
   expect(c.httpTimeout).toBe(5000);
   expect(c.redirectUri).toBe('https://app.example.com/callback');
