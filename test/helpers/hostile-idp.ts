@@ -14,6 +14,8 @@ import { type TestServer, startServer } from './servers.js';
 type Claims = Record<string, unknown>;
 
 export interface Misbehaviour {
+  /** Answer /userinfo with this status and JSON body (default: 200 with the ID token's sub). */
+  userinfo?: { status?: number; body: unknown };
   /** Changes the ID token claims before signing. */
   claims?: (claims: Claims) => Claims;
   /** 'none' → unsigned; 'HS256' → HMAC with the client secret; 'other-key' → RS256 with a key not in the JWKS. */
@@ -52,6 +54,11 @@ export interface HostileIdp {
   hits: Record<string, number>;
   /** Codes redeemed at the token endpoint (including replays). */
   tokenRequests: URLSearchParams[];
+  /**
+   * Signs arbitrary claims as this IdP would (e.g. a logout token), or with one of the `signing` defects.
+   * `typ` sets the JOSE typ header.
+   */
+  sign(claims: Record<string, unknown>, opts?: { signing?: Misbehaviour['signing']; typ?: string }): Promise<string>;
   set(m: Misbehaviour): void;
   reset(): void;
   /** Starts signing with a new key (new kid) and serves it in the JWKS. */
@@ -109,12 +116,17 @@ export async function startHostileIdp(): Promise<HostileIdp> {
     let claims: Claims = { iss: issuer, aud: HOSTILE_CLIENT_ID, sub: 'mallory-or-not', iat: now, exp: now + 300, email: 'user@hostile.test' };
     if (nonce) claims.nonce = nonce;
     if (m.claims) claims = m.claims(claims);
-    if (m.signing === 'none') return new UnsecuredJWT(claims).encode();
-    if (m.signing === 'HS256') {
-      return new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(HOSTILE_CLIENT_SECRET));
+    return sign(claims, { ...(m.signing && { signing: m.signing }) });
+  }
+
+  async function sign(claims: Claims, opts: { signing?: Misbehaviour['signing']; typ?: string } = {}): Promise<string> {
+    const typ = opts.typ ? { typ: opts.typ } : {};
+    if (opts.signing === 'none') return new UnsecuredJWT(claims).encode();
+    if (opts.signing === 'HS256') {
+      return new SignJWT(claims).setProtectedHeader({ alg: 'HS256', ...typ }).sign(new TextEncoder().encode(HOSTILE_CLIENT_SECRET));
     }
-    const signer = m.signing === 'other-key' ? otherKey : key;
-    return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: key.jwk.kid! }).sign(signer.privateKey);
+    const signer = opts.signing === 'other-key' ? otherKey : key;
+    return new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: key.jwk.kid!, ...typ }).sign(signer.privateKey);
   }
 
   server.handle(async (req, res) => {
@@ -189,7 +201,10 @@ export async function startHostileIdp(): Promise<HostileIdp> {
         ...(!m.noIdToken && { id_token: await idToken(issued.nonce) }),
       });
     }
-    if (url.pathname === '/userinfo') return json(res, 200, { sub: 'mallory-or-not' });
+    if (url.pathname === '/userinfo') {
+      if (m.userinfo) return json(res, m.userinfo.status ?? 200, m.userinfo.body);
+      return json(res, 200, { sub: 'mallory-or-not' });
+    }
     json(res, 404, { error: 'not_found' });
   });
 
@@ -198,6 +213,7 @@ export async function startHostileIdp(): Promise<HostileIdp> {
     server,
     hits,
     tokenRequests,
+    sign,
     set(next) {
       m = next;
     },
