@@ -39,6 +39,8 @@ export function safeReturnTo(value: unknown, basePath = '', fallback = `${basePa
   if (resolved.origin !== origin) return fallback;
   if (basePath && resolved.pathname !== basePath && !resolved.pathname.startsWith(`${basePath}/`)) return fallback;
   const result = resolved.pathname + resolved.search + resolved.hash;
-  // Dot segments can collapse into a protocol-relative path ("/.//evil" resolves to "//evil").
-  return result.startsWith('//') ? fallback : result;
+  // Dot segments can collapse into a protocol-relative path ("/.//evil" resolves to "//evil"), or into a path whose
+  // decoding does ("/./%2F" resolves to "/%2F"): the normalised result must pass every check above on its own.
+  if (result === value) return result;
+  return safeReturnTo(result, basePath, fallback) === result ? result : fallback;
 }

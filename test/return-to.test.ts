@@ -33,6 +33,8 @@ describe('safeReturnTo', () => {
     ' /x',
     '/.//evil.example',
     '/./\\evil.example',
+    '/./%2F',
+    '/./%2F%2Fevil.example',
     'javascript:alert(1)',
     'data:text/html,<script>alert(1)</script>',
     'evil.example',
