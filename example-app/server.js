@@ -135,17 +135,19 @@ async function build(server, baseURL, options) {
     }),
   );
 
-  // 3. The login routes: GET /login, GET /callback, GET|POST /logout.
+  // 3. The login routes: GET /login, GET /callback, GET|POST /logout, POST /backchannel-logout.
   //    A missing clientId or clientSecret falls back to OAUTH_CLIENT_ID / OAUTH_CLIENT_SECRET, or fails with a message
   //    that names them.
   let login;
   try {
     login = oauthLogin({
       issuer,
-      clientId: /** @type {string} */ (clientId),
-      clientSecret: /** @type {string} */ (clientSecret),
+      clientId,
+      clientSecret,
       baseURL,
       ...(options.scope && { scope: options.scope }),
+      // POST /backchannel-logout: when the user signs out at the IdP (or another app), their session here ends too.
+      backchannelLogout: true,
       // Only the embedded demo IdP speaks plain http (on loopback); a real IdP must use https.
       allowInsecureRequests: URL.canParse(issuer) && new URL(issuer).protocol === 'http:',
     });

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
 import { type ExampleApp, startExampleApp } from '../example-app/server.js';
 import { DEMO_USERS } from '../example-app/idp.js';
+import { Redis } from 'ioredis';
+import { startRedis } from './helpers/redis.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(process.cwd(), 'test-artifacts');
@@ -233,4 +235,54 @@ test('logout ends the app session and the IdP session; the protected API then an
   expect(page.url()).toContain(`${app.issuer}/interaction/`);
   await expect(page.locator('#password').count()).resolves.toBe(1);
   await context.close();
+});
+
+test('signing out at the IdP alone ends the app session too (back-channel logout)', async () => {
+  const context = await browser.newContext();
+  const { page } = await watchedPage(context);
+  await logInFromHome(page);
+  await expect(fetchApi(page)).resolves.toMatchObject({ status: 200 });
+
+  // The user signs out at the IdP directly (as from another app), never calling the app's /logout.
+  const metadata = (await (await fetch(`${app.issuer}/.well-known/openid-configuration`)).json()) as { end_session_endpoint: string };
+  await page.goto(metadata.end_session_endpoint);
+  await page.click('button:has-text("Yes, sign me out")');
+  await page.waitForLoadState('load');
+  await expect(page.locator('body').textContent()).resolves.toContain('signed out');
+
+  // The IdP told the app over the back channel: the same browser, with the same cookie, is no longer logged in.
+  await page.goto(`${app.url}/`);
+  await expect(fetchApi(page)).resolves.toMatchObject({ status: 401, body: { error: 'unauthenticated' } });
+  await context.close();
+});
+
+test('with REDIS_URL the example app keeps its sessions in Redis', async () => {
+  const redisServer = await startRedis();
+  const redis = new Redis(redisServer.url);
+  const withRedis = await startExampleApp({ port: 0, idpPort: 0, quiet: true, redisUrl: redisServer.url });
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    await page.goto(`${withRedis.url}/profile`);
+    await page.waitForURL((url) => url.href.startsWith(`${withRedis.issuer}/interaction/`));
+    await page.fill('#login', 'alice');
+    await page.fill('#password', DEMO_USERS.alice.password);
+    await page.click('button:has-text("Sign in")');
+    await page.click('button:has-text("Allow")');
+    await page.waitForURL(`${withRedis.url}/profile`);
+    await expect(page.locator('h1').textContent()).resolves.toBe('Hello, Alice Example');
+
+    // The browser's cookie names a session that lives in Redis, and that session holds the login.
+    const cookie = (await context.cookies(withRedis.url)).find((c) => c.name === withRedis.sessionCookie)!;
+    const sid = decodeURIComponent(cookie.value).replace(/^s:/, '').split('.')[0];
+    const stored = await redis.get(`example-app:${sid}`);
+    expect(stored).not.toBeNull();
+    expect(JSON.parse(stored!).oauth.user.sub).toBe('alice');
+  } finally {
+    await context.close();
+    await withRedis.close();
+    redis.disconnect();
+    await redisServer.close();
+  }
 });
