@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { AfterCallback } from './complete-login.js';
 import { ConfigError } from './errors.js';
 import type { OAuthEvents } from './events.js';
+import { type RedisClient, isRedisClient } from './redis.js';
 
 /** Parameters the middleware owns: letting `authorizationParams` override them would undo a security check. */
 const RESERVED_AUTH_PARAMS = [
@@ -103,6 +104,11 @@ const schema = z
     events: z
       .custom<OAuthEvents>((v) => typeof v === 'object' && v !== null, 'events must be an object of callbacks or an EventEmitter')
       .optional(),
+    redis: z
+      .custom<RedisClient>(isRedisClient, {
+        message: 'redis must be an ioredis client (new Redis(url) or new Cluster([...])) used to coordinate instances',
+      })
+      .optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -196,4 +202,66 @@ export function resolveConfig(input: OAuthLoginConfig | undefined, env: NodeJS.P
     secureCookies: new URL(appBase).protocol === 'https:',
     postLogoutUrl: c.postLogoutRedirect?.startsWith('/') ? `${appBase}${c.postLogoutRedirect}` : (c.postLogoutRedirect ?? c.baseURL),
   };
+}
+
+/** A cookie name: an RFC 6265 §4.1.1 token. */
+const COOKIE_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+const REDIS_OPTION = 'redis must be a redis:// or rediss:// URL, or an ioredis Redis or Cluster client';
+
+const sessionSchema = z
+  .object({
+    secret: z.union([z.string(), z.array(z.string()).min(1, 'secret must not be an empty array')], {
+      error: 'secret is required: a long random string that signs the session cookie (or set SESSION_SECRET)',
+    }).refine((s) => (Array.isArray(s) ? s : [s]).every((x) => x.length >= 32), {
+      message: 'secret must be at least 32 characters (e.g. `openssl rand -base64 32`); pass an array to rotate secrets',
+    }),
+    redis: z
+      .union([z.string().refine((s) => URL.canParse(s) && /^rediss?:$/.test(new URL(s).protocol), REDIS_OPTION), z.custom<RedisClient>(isRedisClient)], {
+        error: REDIS_OPTION,
+      })
+      .optional(),
+    prefix: z.string().min(1, 'prefix must not be empty').default('sess:'),
+    ttl: z.number().int().min(60, 'ttl is in seconds; use at least 60').default(24 * 3600),
+    storeTimeout: z.number().int().min(50, 'storeTimeout is in milliseconds; use at least 50').max(60_000).default(2000),
+    baseURL: z.string().refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), {
+      message: "baseURL must be an absolute http(s) URL: the app's external origin (or set OAUTH_BASE_URL)",
+    }).optional(),
+    cookie: z
+      .object({
+        name: z.string().regex(COOKIE_NAME, 'cookie.name must be a cookie token (letters, digits, ._-)').default('oauth.sid'),
+        secure: z.union([z.boolean(), z.literal('auto')]).optional(),
+        sameSite: z.enum(['lax', 'strict'], { error: 'cookie.sameSite must be "lax" or "strict" (the callback is a top-level GET, "none" is never needed)' }).default('lax'),
+        domain: z.string().min(1).optional(),
+        path: z.string().startsWith('/', 'cookie.path must start with "/"').default('/'),
+        maxAge: z.number().int().positive('cookie.maxAge is in milliseconds and must be positive').optional(),
+      })
+      .strict()
+      .default({ name: 'oauth.sid', sameSite: 'lax', path: '/' }),
+  })
+  .strict();
+
+/** Options accepted by `oauthSession()`. See README "Production". @public */
+export type OAuthSessionOptions = z.input<typeof sessionSchema>;
+
+/** The validated `oauthSession()` options, with the cookie's Secure flag decided. @public */
+export type ResolvedSessionOptions = z.output<typeof sessionSchema> & { secure: boolean | 'auto' };
+
+/**
+ * Validates `oauthSession()` options. The cookie is Secure when baseURL (or OAUTH_BASE_URL) is https, not Secure
+ * when it is http, and `'auto'` (Secure exactly when the request came over https; needs `trust proxy` behind a
+ * TLS-terminating proxy) when neither is known.
+ * @throws {ConfigError} listing every problem at once.
+ * @public
+ */
+export function resolveSessionOptions(input: OAuthSessionOptions, env: NodeJS.ProcessEnv = process.env): ResolvedSessionOptions {
+  if (typeof input !== 'object' || input === null) throw new ConfigError(['the oauthSession options must be an object']);
+  const raw: Record<string, unknown> = { ...input };
+  if (raw.secret === undefined && env.SESSION_SECRET) raw.secret = env.SESSION_SECRET;
+  if (raw.baseURL === undefined && env.OAUTH_BASE_URL) raw.baseURL = env.OAUTH_BASE_URL;
+  const parsed = sessionSchema.safeParse(raw);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map(describe));
+  const o = parsed.data;
+  const secure = o.cookie.secure ?? (o.baseURL ? new URL(o.baseURL).protocol === 'https:' : 'auto');
+  return { ...o, secure };
 }

@@ -37,3 +37,8 @@ export function contextOf(req: Request): Context {
   }
   return ctx;
 }
+
+/** The context of the `oauthLogin()` this request went through, if any. @private */
+export function peekContext(req: Request): Context | undefined {
+  return (req as unknown as Record<symbol, Context | undefined>)[CONTEXT];
+}

@@ -240,3 +240,53 @@ export function passError(
   }
   next(err);
 }
+
+/** Error names and messages of ioredis / connect-redis failures (ioredis throws plain Errors for most of them). */
+const REDIS_ERROR_NAMES = new Set(['ReplyError', 'AbortError', 'RedisError', 'ParserError', 'MaxRetriesPerRequestError', 'ClusterAllFailedError']);
+const REDIS_ERROR_MESSAGES =
+  /^(Connection is closed|Stream isn't writeable|Command timed out|None of startup nodes is available|Cluster is disconnect|Cluster isn't ready|Redis did not answer)/;
+
+/**
+ * True when `err` is a session store failure: ours, an ioredis error, or any error express-session passed on while
+ * loading the session (then `req.session` is missing although a store is mounted).
+ * @private
+ */
+export function isStoreFailure(req: Request, err: unknown): boolean {
+  if (findCause(err, SessionStoreError)) return true;
+  const e = err as { name?: unknown; message?: unknown } | null;
+  if (typeof e !== 'object' || e === null) return false;
+  if (typeof e.name === 'string' && REDIS_ERROR_NAMES.has(e.name)) return true;
+  if (typeof e.message === 'string' && REDIS_ERROR_MESSAGES.test(e.message)) return true;
+  const r = req as { session?: unknown; sessionStore?: unknown };
+  return r.session === undefined && r.sessionStore !== undefined;
+}
+
+/**
+ * An Express error handler for apps that mount express-session themselves (oauthSession() needs none): renders
+ * this middleware's errors with the default page (or JSON for API clients) and turns session store failures into
+ * 503 `session_store_unavailable` (fail closed) instead of a 500. Other errors go on to the next handler.
+ *
+ * @example
+ * ```ts
+ * app.use(session({ store: new RedisStore({ client }), ... }));
+ * app.use(oauthLogin(config));
+ * // ...routes...
+ * app.use(oauthErrorHandler());
+ * ```
+ * @public
+ */
+export function oauthErrorHandler(options: { loginPath?: string } = {}): (
+  err: unknown,
+  req: Request,
+  res: Response,
+  next: NextFunction,
+) => void {
+  return (err, req, res, next) => {
+    const ours = err instanceof OAuthLoginError ? err : isStoreFailure(req, err) ? new SessionStoreError({ cause: err }) : undefined;
+    if (!ours || res.headersSent) {
+      next(err);
+      return;
+    }
+    renderError(req, res, ours, options.loginPath ?? '/login');
+  };
+}

@@ -49,8 +49,11 @@ export {
   StepUpRequiredError,
   LogoutTokenError,
   SessionStoreError,
+  oauthErrorHandler,
   type OAuthErrorCode,
 } from './errors.js';
+export { oauthSession, redisClientOptions, type OAuthSessionOptions, type OAuthSessionMiddleware } from './session.js';
+export type { RedisClient } from './redis.js';
 
 /**
  * Creates the login router: GET `routes.login`, GET `routes.callback`, GET/POST `routes.logout`, and with

@@ -2,12 +2,15 @@
  * Single-flight token refresh (RFC 6749 §6). Concurrent requests of one session that all find the access token
  * expired share one refresh grant, so an IdP that rotates refresh tokens never sees the old one twice.
  */
+import type { Request } from 'express';
 import * as client from 'openid-client';
 import { toStoredTokens } from './callback.js';
 import type { ResolvedConfig } from './config.js';
 import { verifyIdTokenSignature } from './id-token.js';
 import { IdpUnavailableError, OAuthLoginError, TokenValidationError, findCause } from './errors.js';
 import type { Provider } from './provider.js';
+import { coordinationClient, coordinationKey } from './redis.js';
+import { sharedRefresh } from './refresh-lock.js';
 import { type StoredTokens, type StoredUser, nowSeconds } from './session-state.js';
 
 /** The outcome of a refresh: new tokens, or `undefined` when the grant is gone and the session must end. */
@@ -15,8 +18,11 @@ export type RefreshOutcome = StoredTokens | undefined;
 
 /** @private */
 export interface Refresher {
-  /** Refreshes `user`'s tokens; concurrent calls for the same refresh token share one grant. */
-  refresh(user: StoredUser): Promise<RefreshOutcome>;
+  /**
+   * Refreshes `user`'s tokens; concurrent calls for the same refresh token share one grant, across instances too
+   * when `req` leads to a Redis client.
+   */
+  refresh(user: StoredUser, req?: Request): Promise<RefreshOutcome>;
 }
 
 /** True when the access token has expired or will within `skew` seconds. @private */
@@ -47,16 +53,26 @@ async function grant(provider: Provider, config: ResolvedConfig, user: StoredUse
   }
 }
 
-/** Creates the per-process single-flight refresher. @private */
+/**
+ * Creates the single-flight refresher: per process always, and across instances when the request has a Redis
+ * client for coordination (see coordinationClient in redis.ts).
+ * @private
+ */
 export function createRefresher(provider: Provider, config: ResolvedConfig): Refresher {
   const inflight = new Map<string, Promise<RefreshOutcome>>();
+  // Long enough for the grant and a JWKS fetch, each bounded by httpTimeout.
+  const lockMs = 2 * config.httpTimeout + 1000;
   return {
-    refresh(user) {
+    refresh(user, req) {
       const key = user.tokens.refreshToken;
       if (!key) return Promise.resolve(undefined);
       const running = inflight.get(key);
       if (running) return running;
-      const attempt = grant(provider, config, user).finally(() => inflight.delete(key));
+      const shared = req && coordinationClient({ config }, req);
+      const run = () => grant(provider, config, user);
+      const attempt = (
+        shared ? sharedRefresh(shared, (id, part) => coordinationKey({ config }, 'refresh', id, part), key, lockMs, run) : run()
+      ).finally(() => inflight.delete(key));
       inflight.set(key, attempt);
       return attempt;
     },

@@ -13,7 +13,16 @@ import { emit } from './events.js';
 import { type LoginRequest, startLogin } from './login.js';
 import { needsRefresh } from './refresh.js';
 import { safeReturnTo } from './return-to.js';
-import { type StoredUser, destroySession, nowSeconds, sessionOf, storeTokens, storedUser } from './session-state.js';
+import {
+  type StoredUser,
+  destroySession,
+  nowSeconds,
+  saveSession,
+  sessionLifetime,
+  sessionOf,
+  storeTokens,
+  storedUser,
+} from './session-state.js';
 import type { AuthenticatedUser } from './types.js';
 
 /** A claim value a rule can require. @public */
@@ -79,19 +88,22 @@ export async function currentUser(req: Request): Promise<StoredUser | undefined>
   const user = storedUser(session);
   if (!user) return undefined;
   const now = nowSeconds();
-  if (now - user.loginAt >= config.absoluteTimeout || now - user.seenAt >= config.idleTimeout) {
+  if ((sessionLifetime(session, config, now) ?? 0) <= 0) {
     await destroySession(req);
     return undefined;
   }
   if (now - user.seenAt >= SEEN_RESOLUTION) user.seenAt = now;
   if (needsRefresh(user.tokens, config.refreshSkew)) {
-    const tokens = await refresher.refresh(user);
+    const tokens = await refresher.refresh(user, req);
     emit(req, 'refresh', { sub: user.sub, outcome: tokens ? 'refreshed' : 'session_ended' });
     if (!tokens) {
       await destroySession(req);
       return undefined;
     }
     storeTokens(session, tokens);
+    // Saved now rather than when the response ends: a store failure then becomes a 503 instead of silently losing
+    // a rotated refresh token.
+    await saveSession(req);
   }
   return user;
 }

@@ -6,6 +6,7 @@
  */
 import type { Request } from 'express';
 import type { Session, SessionData } from 'express-session';
+import type { ResolvedConfig } from './config.js';
 import { SessionStoreError, SetupError } from './errors.js';
 
 /** One login in progress, started by GET /login and finished (once) by the callback. @private */
@@ -75,6 +76,10 @@ export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
  */
 export function sessionOf(req: Request): ReqSession {
   const session = (req as { session?: ReqSession }).session;
+  if (!session && (req as { sessionStore?: unknown }).sessionStore) {
+    // express-session is mounted but skipped this request: its store reported itself disconnected. Fail closed.
+    throw new SessionStoreError();
+  }
   if (!session || typeof session.regenerate !== 'function') {
     throw new SetupError(
       'session_missing',
@@ -139,6 +144,25 @@ export function takePendingLogin(
   delete pending[state];
   if (Object.keys(pending).length === 0) delete session.oauth!.pending;
   return { login, expired: nowSeconds() - login.createdAt >= ttl };
+}
+
+/**
+ * Seconds this session may still live, the one lifetime policy: a logged-in user's session ends at the earlier of
+ * `loginAt + absoluteTimeout` and `seenAt + idleTimeout`; a session holding only pending logins ends when the
+ * newest of them expires. `undefined` when the middleware keeps nothing in it. Enforced by requireAuth() and used
+ * as the Redis TTL, so an ended session also leaves the store.
+ * @private
+ */
+export function sessionLifetime(
+  data: Partial<SessionData>,
+  config: Pick<ResolvedConfig, 'idleTimeout' | 'absoluteTimeout' | 'loginTimeout'>,
+  now = nowSeconds(),
+): number | undefined {
+  const user = data.oauth?.user;
+  if (user) return Math.min(user.loginAt + config.absoluteTimeout, user.seenAt + config.idleTimeout) - now;
+  const pending = Object.values(data.oauth?.pending ?? {});
+  if (pending.length) return Math.max(...pending.map((p) => p.createdAt)) + config.loginTimeout - now;
+  return undefined;
 }
 
 /** The logged-in user, if any. @private */

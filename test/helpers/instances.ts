@@ -1,0 +1,63 @@
+/**
+ * App instances that keep sessions in Redis through oauthSession(), as several processes behind a load balancer
+ * would. Instances can share one public baseURL (the "load balancer") while each listens on its own port.
+ */
+import express from 'express';
+import { Redis } from 'ioredis';
+import { type OAuthLoginConfig, type OAuthSessionOptions, oauthLogin, oauthSession, requireAuth } from '../../lib/index.js';
+import { testConfig } from './app.js';
+import { type TestServer, startServer } from './servers.js';
+
+export const SECRET = 'a-test-session-secret-that-is-long-enough-0123456789';
+
+export interface InstanceOptions {
+  issuer: string;
+  redis: OAuthSessionOptions['redis'];
+  /** The public URL the IdP redirects to; default: the instance's own URL. */
+  baseURL?: string;
+  server?: TestServer;
+  session?: Partial<OAuthSessionOptions>;
+  config?: Partial<OAuthLoginConfig>;
+}
+
+/** Starts an instance; its `close()` also closes the Redis connection oauthSession() opened from a URL. */
+export async function startInstance(options: InstanceOptions): Promise<TestServer> {
+  const server = options.server ?? (await startServer());
+  const app = express();
+  const sessions = oauthSession({ secret: SECRET, redis: options.redis, storeTimeout: 1000, cookie: { name: 'app.sid' }, ...options.session });
+  app.use(sessions);
+  app.use(oauthLogin(testConfig(server, options.issuer, { baseURL: options.baseURL ?? server.url, ...options.config })));
+  app.get('/profile', requireAuth(), (req, res) => {
+    res.json(req.user);
+  });
+  app.get('/api/me', requireAuth(), (req, res) => {
+    res.json({ sub: req.user?.sub, accessToken: req.user?.accessToken, expiresAt: req.user?.expiresAt });
+  });
+  server.handle(app);
+  const closeServer = server.close;
+  // Closing the instance also closes the Redis connection oauthSession() opened.
+  return { ...server, close: async () => {
+    await closeServer();
+    await sessions.close();
+  } };
+}
+
+/** Records every command Redis executes (MONITOR on its own connection), to count what a request costs. */
+export async function monitorRedis(url: string): Promise<{ commands: string[][]; stop(): Promise<void> }> {
+  const client = new Redis(url);
+  const monitor = await client.monitor();
+  const commands: string[][] = [];
+  monitor.on('monitor', (_time: string, args: string[]) => commands.push(args));
+  return {
+    commands,
+    async stop() {
+      monitor.disconnect();
+      client.disconnect();
+    },
+  };
+}
+
+/** The session id behind a signed express-session cookie value (`s:<id>.<signature>`). */
+export function sessionIdFromCookie(value: string): string {
+  return decodeURIComponent(value).slice(2).split('.')[0]!;
+}
