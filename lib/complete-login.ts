@@ -35,13 +35,22 @@ async function userinfoClaims(ctx: Context, accessToken: string, sub: string): P
   } catch (err) {
     const transport = findCause(err, IdpUnavailableError);
     if (transport) throw transport;
-    const mismatch = err instanceof Error && /sub/.test(err.message);
+    // oauth4webapi's error codes, which openid-client keeps on the errors it throws.
+    const code = (err as { code?: unknown }).code;
+    if (err instanceof client.ResponseBodyError || ['OAUTH_RESPONSE_IS_NOT_CONFORM', 'OAUTH_RESPONSE_IS_NOT_JSON', 'OAUTH_PARSE_ERROR'].includes(String(code))) {
+      throw new IdpUnavailableError(
+        'idp_bad_response',
+        502,
+        'The identity provider\'s UserInfo endpoint answered with an error or something that is not JSON claims. Please try again later.',
+        { cause: err },
+      );
+    }
     throw new TokenValidationError(
       'userinfo_invalid',
       401,
-      mismatch
+      code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED'
         ? 'The identity provider\'s UserInfo response is about a different user than the ID token. Start again.'
-        : 'The identity provider\'s UserInfo response was refused (not valid JSON claims). Start again.',
+        : 'The identity provider\'s UserInfo response was refused (its claims are invalid). Start again.',
       { cause: err },
     );
   }

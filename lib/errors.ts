@@ -201,7 +201,7 @@ export function renderError(
 h1{font-size:1.4rem}code{background:#f0f2f5;padding:.1rem .3rem;border-radius:3px}
 a.button{display:inline-block;margin-top:1rem;padding:.5rem 1rem;background:#2457d6;color:#fff;border-radius:4px;text-decoration:none}</style>
 </head><body><main>
-<h1>${err.status === 503 ? 'Temporarily unavailable' : 'We could not sign you in'}</h1>
+<h1>${err.status === 503 ? 'Temporarily unavailable' : err.code === 'forbidden' ? 'Access denied' : 'We could not sign you in'}</h1>
 <p>${escapeHtml(err.message)}</p>
 <p>Error code: <code>${escapeHtml(err.code)}</code></p>
 ${startAgain ? `<a class="button" href="${escapeHtml(loginPath)}">Start again</a>` : ''}

@@ -66,6 +66,7 @@ test('a failed claim rule answers 403 forbidden to a browser and to an API call,
   expect(page.status).toBe(403);
   expect(page.location).toBeUndefined();
   expect(page.body).toContain('forbidden');
+  expect(page.body).toContain('Access denied');
   const api = await bob.request(`${app.url}/admin`, { headers: json });
   expect(api.status).toBe(403);
   expect(JSON.parse(api.body)).toEqual({ error: 'forbidden', message: expect.stringMatching(/not allowed/) });

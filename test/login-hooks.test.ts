@@ -72,6 +72,15 @@ test('a UserInfo response about another user is refused: 401 userinfo_invalid an
   const { callback, me } = await attempt();
   expect(callback.status).toBe(401);
   expect(callback.body).toContain('userinfo_invalid');
+  expect(callback.body).toContain('different user');
+  expect(me.status).toBe(401);
+});
+
+test('a UserInfo endpoint that fails answers 502 idp_bad_response and logs nobody in', async () => {
+  idp.set({ userinfo: { status: 500, body: { error: 'server_error' } } });
+  const { callback, me } = await attempt();
+  expect(callback.status).toBe(502);
+  expect(callback.body).toContain('idp_bad_response');
   expect(me.status).toBe(401);
 });
 
