@@ -7,9 +7,8 @@
  * an id whose session already ended is harmless, so stale entries cost nothing but a few bytes until they expire.
  */
 import type { Request } from 'express';
-import type { Cluster, Redis } from 'ioredis';
 import type { Context } from './context.js';
-import { SessionStoreError } from './errors.js';
+import { type RedisClient, coordinationClient, coordinationKey, redisCall } from './redis.js';
 import type { StoredUser } from './session-state.js';
 
 /** An index from keys (IdP sid, user sub) to session ids, plus a replay memory. @private */
@@ -78,42 +77,25 @@ export function createMemorySessionIndex(): SessionIndex {
   };
 }
 
-/** An ioredis client: a single node, Sentinel-managed, or a Cluster. @private */
-export type IndexRedisClient = Redis | Cluster;
-
-function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => reject(new Error(`Redis did not answer within ${ms} ms`)), ms);
-    timer.unref();
-  });
-  return Promise.race([work, deadline])
-    .catch((err: unknown) => {
-      throw new SessionStoreError({ cause: err });
-    })
-    .finally(() => clearTimeout(timer));
-}
-
 /**
  * The Redis index: one set per key (SADD + EXPIRE in one MULTI, so a set never outlives its newest session), and
  * SET NX EX for the replay memory. Every command touches a single key, so it works on Redis Cluster too.
  * @param prefix namespace for the keys, e.g. `eol:<clientId>:bcl:`.
  * @private
  */
-export function createRedisSessionIndex(client: IndexRedisClient, prefix: string, timeoutMs = 2000): SessionIndex {
+export function createRedisSessionIndex(client: RedisClient, prefix: string, timeoutMs = 2000): SessionIndex {
   return {
     async add(keys, id, ttl) {
-      await withDeadline(
+      await redisCall(timeoutMs, () =>
         Promise.all(keys.map((key) => client.multi().sadd(prefix + key, id).expire(prefix + key, ttl).exec())),
-        timeoutMs,
       );
     },
-    members: (key) => withDeadline(client.smembers(prefix + key), timeoutMs),
+    members: (key) => redisCall(timeoutMs, () => client.smembers(prefix + key)),
     async remove(keys, id) {
-      await withDeadline(Promise.all(keys.map((key) => client.srem(prefix + key, id))), timeoutMs);
+      await redisCall(timeoutMs, () => Promise.all(keys.map((key) => client.srem(prefix + key, id))));
     },
     async firstSeen(key, ttl) {
-      return (await withDeadline(client.set(`${prefix}jti:${key}`, '1', 'EX', Math.max(1, ttl), 'NX'), timeoutMs)) === 'OK';
+      return (await redisCall(timeoutMs, () => client.set(`${prefix}jti:${key}`, '1', 'EX', Math.max(1, ttl), 'NX'))) === 'OK';
     },
   };
 }
@@ -121,11 +103,14 @@ export function createRedisSessionIndex(client: IndexRedisClient, prefix: string
 const memoryIndexes = new WeakMap<Context, SessionIndex>();
 
 /**
- * The index this request should use: Redis when a coordination client is known (so every instance sees every
- * login), else this `oauthLogin()` instance's in-process index.
+ * The index this request should use: Redis when a coordination client is known (the `redis` option, or the client
+ * of `oauthSession({ redis })`: see redis.ts), so every instance sees every login; else this `oauthLogin()`
+ * instance's in-process index.
  * @private
  */
-export function sessionIndexFor(ctx: Context, _req: Request): SessionIndex {
+export function sessionIndexFor(ctx: Context, req: Request): SessionIndex {
+  const shared = coordinationClient(ctx, req);
+  if (shared) return createRedisSessionIndex(shared.client, `${coordinationKey(ctx, 'bcl')}:`, shared.timeout);
   let memory = memoryIndexes.get(ctx);
   if (!memory) memoryIndexes.set(ctx, (memory = createMemorySessionIndex()));
   return memory;

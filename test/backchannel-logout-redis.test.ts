@@ -1,0 +1,68 @@
+/**
+ * Back-channel logout across instances with sessions in Redis (oauthSession({ redis })): users log in through
+ * instance A, the IdP's logout token reaches instance B, and B ends the right sessions, found through the Redis
+ * index (sets with a TTL in the middleware's own key namespace).
+ */
+import { Redis } from 'ioredis';
+import { Browser, formAction, hiddenInputs } from './helpers/browser.js';
+import { login } from './helpers/flow.js';
+import { CLIENT_ID, type TestIdp, startTestIdp } from './helpers/idp.js';
+import { sessionIdFromCookie, startInstance } from './helpers/instances.js';
+import { type RedisServer, startRedis } from './helpers/redis.js';
+import { type TestServer, startServer } from './helpers/servers.js';
+
+let redis: RedisServer;
+let idp: TestIdp;
+let a: TestServer;
+let b: TestServer;
+let raw: Redis;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  a = await startServer();
+  b = await startServer();
+  idp = await startTestIdp({ appBases: [a.url], backchannelLogoutUri: `${b.url}/backchannel-logout` });
+  const config = { backchannelLogout: true };
+  a = await startInstance({ issuer: idp.issuer, redis: redis.url, server: a, config });
+  b = await startInstance({ issuer: idp.issuer, redis: redis.url, server: b, baseURL: a.url, config });
+  raw = new Redis(redis.url);
+});
+afterAll(async () => {
+  raw.disconnect();
+  await a.close();
+  await b.close();
+  await idp.close();
+  await redis.close();
+});
+
+const loggedIn = async (browser: Browser) =>
+  (await browser.request(`${a.url}/api/me`, { headers: { accept: 'application/json' } })).status === 200;
+
+test('a logout token received by instance B ends the session created through instance A, and only that one', async () => {
+  const alice1 = new Browser();
+  const alice2 = new Browser();
+  const bob = new Browser();
+  await login(alice1, a.url, { user: 'alice' });
+  await login(alice2, a.url, { user: 'alice' });
+  await login(bob, a.url, { user: 'bob' });
+  const sid = sessionIdFromCookie(alice1.cookie('app.sid')!.value);
+  expect(await raw.exists(`sess:${sid}`)).toBe(1);
+  // The index lives in Redis, namespaced and with a TTL.
+  const keys = await raw.keys(`eol:${CLIENT_ID}:bcl:*`);
+  expect(keys.length).toBeGreaterThanOrEqual(4);
+  for (const key of keys) expect(await raw.ttl(key)).toBeGreaterThan(0);
+  const before = idp.events.filter((e) => e === 'backchannel.success').length;
+  const confirm = (await alice1.navigate(`${idp.issuer}/session/end?client_id=${CLIENT_ID}`)).at(-1)!;
+  const form = hiddenInputs(confirm.body);
+  form.set('logout', 'yes');
+  await alice1.navigate(formAction(confirm.body, confirm.url), { method: 'POST', body: form });
+  const until = Date.now() + 5000;
+  while (idp.events.filter((e) => e === 'backchannel.success').length === before && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  expect(idp.events.filter((e) => e === 'backchannel.success').length).toBe(before + 1);
+  expect(await raw.exists(`sess:${sid}`)).toBe(0);
+  expect(await loggedIn(alice1)).toBe(false);
+  expect(await loggedIn(alice2)).toBe(true);
+  expect(await loggedIn(bob)).toBe(true);
+});
