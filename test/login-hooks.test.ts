@@ -2,6 +2,7 @@
  * What shapes the stored user, against a hand-made IdP: UserInfo claims merged after login (its sub must match the
  * ID token's), the afterCallback hook (reshape or veto), and events for the app's logs that never carry a token.
  */
+import { EventEmitter } from 'node:events';
 import session from 'express-session';
 import { buildApp } from './helpers/app.js';
 import { Browser, type Hop } from './helpers/browser.js';
@@ -11,7 +12,9 @@ import { editSession, readSession, sessionIdOf } from './helpers/store.js';
 import type { AfterCallback, OAuthEventMap } from '../lib/index.js';
 
 let app: TestServer;
+let emitterApp: TestServer;
 let idp: HostileIdp;
+const emitter = new EventEmitter();
 const store = new session.MemoryStore();
 let afterCallback: AfterCallback | undefined;
 const hookCalls: Array<{ accessToken: unknown; claims: Record<string, unknown>; hasReq: boolean }> = [];
@@ -20,6 +23,13 @@ const events: Array<OAuthEventMap[keyof OAuthEventMap]> = [];
 beforeAll(async () => {
   idp = await startHostileIdp();
   app = await startServer();
+  emitterApp = await startServer();
+  buildApp({
+    server: emitterApp,
+    issuer: idp.issuer,
+    errorHandler: true,
+    config: { clientId: HOSTILE_CLIENT_ID, clientSecret: HOSTILE_CLIENT_SECRET, events: emitter },
+  });
   buildApp({
     server: app,
     issuer: idp.issuer,
@@ -43,6 +53,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await app.close();
+  await emitterApp.close();
   await idp.close();
 });
 afterEach(() => {
@@ -149,4 +160,16 @@ test('a listener that throws does not break the login', async () => {
   })();
   expect(callback.status).toBe(302);
   expect(me.status).toBe(200);
+});
+
+test('an EventEmitter works as events; an error event nobody listens to does not throw', async () => {
+  const seen: string[] = [];
+  emitter.on('login', (e: { type: string; sub: string }) => seen.push(`${e.type}:${e.sub}`));
+  const browser = new Browser();
+  await browser.navigate(`${emitterApp.url}/login`);
+  expect(seen).toEqual(['login:mallory-or-not']);
+  expect(emitter.listenerCount('error')).toBe(0);
+  const res = await browser.request(`${emitterApp.url}/callback?code=x&state=y`, { headers: json });
+  expect(res.status).toBe(400);
+  expect(JSON.parse(res.body)).toMatchObject({ handledBy: 'app', code: 'state_unknown' });
 });
