@@ -167,7 +167,7 @@ describe('through HTTP against the app and a (hostile but honest) IdP', () => {
       }),
       { numRuns: 400 },
     );
-  });
+  }, 60_000);
 
   test('a full login with any returnTo (encoded or raw) ends on the app origin at safeReturnTo(returnTo)', async () => {
     await fc.assert(
@@ -195,9 +195,9 @@ describe('through HTTP against the app and a (hostile but honest) IdP', () => {
         }
         if (how === 'twice') expect(callback.location).toBe(`${app.url}/`);
       }),
-      { numRuns: 300 },
+      { numRuns: 200 },
     );
-  });
+  }, 60_000);
 
   /** Stands for the state of the login in progress, filled in when the query is built. */
   const REAL_STATE = '@@real-state@@';
@@ -258,7 +258,7 @@ describe('through HTTP against the app and a (hostile but honest) IdP', () => {
       }),
       { numRuns: 500 },
     );
-  });
+  }, 60_000);
 
   test('/callback with any query string while a login is in progress never 5xx and never logs in without a real code', async () => {
     const before = idp.tokenRequests.length;
@@ -277,10 +277,10 @@ describe('through HTTP against the app and a (hostile but honest) IdP', () => {
         if (idp.tokenRequests.length > tokenCalls) reachedTokenEndpoint++;
         expect((await apiMe(browser)).status).toBe(401);
       }),
-      { numRuns: 600 },
+      { numRuns: 500 },
     );
     // Some inputs carried the real state and a plausible iss, so the token endpoint (and its error path) was exercised.
     expect(reachedTokenEndpoint).toBeGreaterThan(5);
     expect(idp.tokenRequests.length - before).toBe(reachedTokenEndpoint);
-  });
+  }, 60_000);
 });
