@@ -200,10 +200,49 @@ export async function regenerateWithUser(
   await saveSession(req);
 }
 
+/** What express-session compares to decide whether a session changed: everything but the cookie. */
+function serialize(session: ReqSession): string {
+  return JSON.stringify(session, function (this: unknown, key, value: unknown) {
+    return this === session && key === 'cookie' ? undefined : value;
+  });
+}
+
+/** The session as last written by a save we made, per session object. */
+const lastSaved = new WeakMap<object, string>();
+
+/**
+ * express-session tracks changes only on the session it loaded: one created by `regenerate()` is written again
+ * when the response ends, although the callback has just saved it (a second SET of the whole session per login).
+ * This gives such a session a `save` that skips a write when nothing changed since the last one. Sessions that
+ * express-session loaded or created itself carry its own change-tracking `save` and are left alone.
+ */
+function skipUnchangedSaves(session: ReqSession): void {
+  if (Object.hasOwn(session, 'save')) return;
+  const save = (Object.getPrototypeOf(session) as ReqSession).save;
+  Object.defineProperty(session, 'save', {
+    configurable: true,
+    enumerable: false,
+    writable: true,
+    value(this: ReqSession, callback?: (err?: unknown) => void) {
+      const snapshot = serialize(this);
+      if (lastSaved.get(this) === snapshot) {
+        if (callback) process.nextTick(callback);
+        return this;
+      }
+      return save.call(this, (err?: unknown) => {
+        if (!err) lastSaved.set(this, snapshot);
+        callback?.(err);
+      });
+    },
+  });
+}
+
 /** Saves the session now, so a store failure becomes an error response rather than a lost login. @private */
 export function saveSession(req: Request): Promise<void> {
+  const session = sessionOf(req);
+  skipUnchangedSaves(session);
   return new Promise((resolve, reject) => {
-    sessionOf(req).save((err: unknown) => (err ? reject(storeFailure(err)) : resolve()));
+    session.save((err: unknown) => (err ? reject(storeFailure(err)) : resolve()));
   });
 }
 
