@@ -12,6 +12,7 @@ import { type JWTVerifyGetKey, createRemoteJWKSet, customFetch as joseCustomFetc
 import * as client from 'openid-client';
 import type { ResolvedConfig } from './config.js';
 import { IdpUnavailableError, findCause } from './errors.js';
+import { idpFetch } from './idp-http.js';
 
 /** Discovery is retried at most this often while the IdP is down, so a dead IdP is not hammered. */
 const RETRY_AFTER_FAILURE_MS = 1000;
@@ -33,7 +34,7 @@ function isTimeout(err: unknown): boolean {
 }
 
 /**
- * Wraps fetch with our own deadline (openid-client's `timeout` has a one-second granularity) and turns transport
+ * Wraps idpFetch (see idp-http.ts) with our own deadline (openid-client's `timeout` has a one-second granularity) and turns transport
  * failures into errors with the right status: 504 for a slow IdP, 502 for one that cannot be reached.
  */
 function timedFetch(config: ResolvedConfig): client.CustomFetch {
@@ -42,7 +43,7 @@ function timedFetch(config: ResolvedConfig): client.CustomFetch {
       ? AbortSignal.any([options.signal, AbortSignal.timeout(config.httpTimeout)])
       : AbortSignal.timeout(config.httpTimeout);
     try {
-      return await fetch(url, { ...options, signal } as RequestInit);
+      return await idpFetch(url, { ...options, signal } as RequestInit);
     } catch (err) {
       throw toUnavailable(err, config, new URL(url).pathname);
     }
