@@ -165,7 +165,7 @@ describe('through HTTP against the app and a (hostile but honest) IdP', () => {
         expect(res.status).toBe(302);
         expect(new URL(res.location!).origin).toBe(idp.issuer);
       }),
-      { numRuns: 400 },
+      { numRuns: 300 },
     );
   }, 60_000);
 
@@ -256,7 +256,7 @@ describe('through HTTP against the app and a (hostile but honest) IdP', () => {
         expect(res.headers.get('cache-control')).toBe('no-store');
         expect((await apiMe(browser)).status).toBe(401);
       }),
-      { numRuns: 500 },
+      { numRuns: 400 },
     );
   }, 60_000);
 
@@ -277,7 +277,7 @@ describe('through HTTP against the app and a (hostile but honest) IdP', () => {
         if (idp.tokenRequests.length > tokenCalls) reachedTokenEndpoint++;
         expect((await apiMe(browser)).status).toBe(401);
       }),
-      { numRuns: 500 },
+      { numRuns: 400 },
     );
     // Some inputs carried the real state and a plausible iss, so the token endpoint (and its error path) was exercised.
     expect(reachedTokenEndpoint).toBeGreaterThan(5);
