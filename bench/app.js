@@ -1,0 +1,133 @@
+/**
+ * One benchmarked app, run as a child process so that its CPU time can be measured alone (process.cpuUsage on
+ * request over IPC). Two variants of the same Express app, with the same session store:
+ *
+ * - `baseline`: express-session with hand-written /login and /callback that do only the session work of a login
+ *   (store a pending state, regenerate the session, store a user object of realistic size, save), and a /me route
+ *   that reads the session by hand. No OAuth work at all: the IdP's /authorize still sits between /login and
+ *   /callback so both variants make the same HTTP hops, but the baseline never calls /token or checks a signature.
+ * - `ours`: the same app with oauthLogin() and requireAuth() from ../dist, and our session setup
+ *   (oauthSession() when the package exports it; until then express-session with connect-redis without touch).
+ *
+ * Configuration comes in BENCH_APP (JSON): { variant, store: 'memory' | 'redis', issuer, redisUrl, clientId, clientSecret }.
+ */
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
+import { RedisStore } from 'connect-redis';
+import express from 'express';
+import session from 'express-session';
+import { Redis } from 'ioredis';
+import * as lib from '../dist/index.js';
+
+const opts = JSON.parse(process.env.BENCH_APP ?? '{}');
+const SECRET = 'bench-session-secret-0123456789abcdef';
+export const COOKIE = 'app.sid';
+
+const server = http.createServer();
+server.keepAliveTimeout = 60_000;
+await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+const { port } = server.address();
+const baseURL = `http://127.0.0.1:${port}`;
+const redis = opts.store === 'redis' ? new Redis(opts.redisUrl, { enableAutoPipelining: false }) : undefined;
+const cookie = { httpOnly: true, sameSite: 'lax', maxAge: 24 * 3600 * 1000 };
+
+function sessionMiddleware() {
+  if (opts.variant === 'ours' && typeof lib.oauthSession === 'function') {
+    return { how: 'oauthSession()', mw: lib.oauthSession({ secret: SECRET, ...(redis && { redis }), cookie: { name: COOKIE } }) };
+  }
+  const common = { name: COOKIE, secret: SECRET, resave: false, saveUninitialized: false, cookie };
+  if (!redis) return { how: 'express-session + MemoryStore', mw: session(common) };
+  // Ours does without express-session's per-request touch (an EXPIRE on every request): requireAuth records
+  // activity in the session at most once a minute, which rewrites it with a fresh TTL.
+  const store = new RedisStore({ client: redis, ...(opts.variant === 'ours' && { disableTouch: true }) });
+  return { how: `express-session + connect-redis${opts.variant === 'ours' ? ' (disableTouch)' : ''}`, mw: session({ ...common, store }) };
+}
+
+const app = express();
+app.disable('x-powered-by');
+const { how, mw } = sessionMiddleware();
+app.use(mw);
+
+let users = 0;
+const b64 = (n) => randomBytes(n).toString('base64url');
+
+if (opts.variant === 'ours') {
+  app.use(
+    lib.oauthLogin({
+      issuer: opts.issuer,
+      clientId: opts.clientId,
+      clientSecret: opts.clientSecret,
+      baseURL,
+      allowInsecureRequests: true,
+    }),
+  );
+  app.get('/me', lib.requireAuth(), (req, res) => {
+    res.json({ sub: req.user.sub, name: req.user.claims.name });
+  });
+} else {
+  app.get('/login', (req, res) => {
+    const state = b64(32);
+    const nonce = b64(32);
+    const codeVerifier = b64(32);
+    const returnTo = typeof req.query.returnTo === 'string' && /^\/[^/\\]/.test(req.query.returnTo) ? req.query.returnTo : '/';
+    req.session.pending = { ...req.session.pending, [state]: { nonce, codeVerifier, returnTo, createdAt: Date.now() } };
+    const url = new URL(`${opts.issuer}/authorize`);
+    url.search = new URLSearchParams({ client_id: opts.clientId, redirect_uri: `${baseURL}/callback`, state, nonce }).toString();
+    res.set('Cache-Control', 'no-store');
+    res.redirect(302, url.href);
+  });
+  app.get('/callback', (req, res, next) => {
+    const state = String(req.query.state ?? '');
+    const pending = req.session.pending?.[state];
+    if (!pending) {
+      res.status(400).send('unknown state');
+      return;
+    }
+    delete req.session.pending[state];
+    req.session.regenerate((err) => {
+      if (err) return next(err);
+      // A user object of the size ours stores: profile claims and the three tokens.
+      const n = ++users;
+      const now = Math.floor(Date.now() / 1000);
+      req.session.user = {
+        sub: `bench-user-${n}`,
+        claims: {
+          name: `Bench User ${n}`,
+          given_name: 'Bench',
+          family_name: `User ${n}`,
+          email: `bench.user.${n}@example.com`,
+          email_verified: true,
+          groups: ['staff', 'engineering'],
+          sid: b64(12),
+          auth_time: now,
+          iss: opts.issuer,
+          sub: `bench-user-${n}`,
+        },
+        tokens: { accessToken: b64(32), tokenType: 'Bearer', expiresAt: now + 3600, refreshToken: b64(32), idToken: b64(630), scope: 'openid profile email' },
+        loginAt: now,
+        seenAt: now,
+      };
+      req.session.save((saveErr) => {
+        if (saveErr) return next(saveErr);
+        res.set('Cache-Control', 'no-store');
+        res.redirect(302, pending.returnTo);
+      });
+    });
+  });
+  app.get('/me', (req, res) => {
+    const user = req.session.user;
+    if (!user) {
+      res.set('Cache-Control', 'no-store');
+      res.redirect(302, `/login?returnTo=${encodeURIComponent(req.originalUrl)}`);
+      return;
+    }
+    res.json({ sub: user.sub, name: user.claims.name });
+  });
+}
+
+server.on('request', app);
+process.on('message', (msg) => {
+  if (msg?.cmd === 'cpu') process.send?.({ cpu: process.cpuUsage(), mem: process.memoryUsage().rss });
+});
+process.on('disconnect', () => process.exit(0));
+process.send?.({ port, baseURL, session: how });
