@@ -32,7 +32,9 @@ beforeAll(async () => {
   client = new Redis(redis.url, { maxRetriesPerRequest: 2 });
   app = await startServer();
   idp = await startTestIdp({ appBases: [app.url], users });
-  buildApp({ server: app, issuer: idp.issuer, store: new RedisStore({ client, prefix: PREFIX }) });
+  // 200 token requests reach oidc-provider at once on a shared 2-core machine: the IdP's queue, not the app, sets
+  // the pace, so the deadline is generous here (faults.test.ts covers httpTimeout itself).
+  buildApp({ server: app, issuer: idp.issuer, store: new RedisStore({ client, prefix: PREFIX }), config: { httpTimeout: 30_000 } });
 }, 30_000);
 afterAll(async () => {
   await app?.close();
