@@ -23,6 +23,9 @@ export const DEMO_USERS = {
   },
 };
 
+/** Host names of this machine: the only places the demo IdP lets its fetch reach without oidc-provider's SSRF guard. */
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
 const esc = (/** @type {unknown} */ s) =>
   String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
 
@@ -117,6 +120,15 @@ export async function startIdp(options) {
       Session: 14 * 24 * 3600,
       Interaction: 3600,
       Grant: 14 * 24 * 3600,
+    },
+    // The demo IdP delivers back-channel logout tokens to apps on loopback. oidc-provider's own fetch refuses
+    // loopback and private addresses (an SSRF guard, right for a real IdP), so for loopback URLs only, this demo
+    // drops that guard; any other URL keeps it.
+    fetch: (url, init) => {
+      const href = url instanceof Request ? url.url : String(url);
+      if (!LOOPBACK_HOSTS.has(new URL(href).hostname)) return globalThis.fetch(url, init);
+      const { dispatcher: _ssrfGuard, ...rest } = /** @type {RequestInit & { dispatcher?: unknown }} */ (init ?? {});
+      return globalThis.fetch(url, rest);
     },
     features: {
       devInteractions: { enabled: false },

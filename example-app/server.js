@@ -121,6 +121,9 @@ async function build(server, baseURL, options) {
   app.use(securityHeaders);
   if (idp) app.use(canonicalHost(baseURL));
   app.use('/assets', express.static(path.join(here, 'public'), { maxAge: '1h' }));
+  app.get('/favicon.ico', (_req, res) => {
+    res.status(204).end();
+  });
 
   // 2. Sessions: express-session with an opaque cookie; the tokens stay in the store (memory, or Redis).
   const redis = options.redisUrl ? new Redis(options.redisUrl, { maxRetriesPerRequest: 2 }) : undefined;

@@ -5,6 +5,7 @@
  * Without /usr/bin/chromium this file fails with a clear message. On a developer machine outside CI, jest.config.js
  * leaves it out instead (and says so); CI never does.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
@@ -72,24 +73,59 @@ async function historyUrls(page: Page): Promise<string[]> {
   }
 }
 
+/** Where the example app and its IdP listen. */
+type Target = Pick<ExampleApp, 'url' | 'issuer'>;
+
 /** Fills the IdP's login form, allows the consent page if it comes, and waits for the app's profile page. */
-async function signInAtIdp(page: Page, user: keyof typeof DEMO_USERS = 'alice'): Promise<void> {
-  await page.waitForURL((url) => url.href.startsWith(`${app.issuer}/interaction/`));
+async function signInAtIdp(page: Page, user: keyof typeof DEMO_USERS = 'alice', target: Target = app): Promise<void> {
+  await page.waitForURL((url) => url.href.startsWith(`${target.issuer}/interaction/`));
   await page.fill('#login', user);
   await page.fill('#password', DEMO_USERS[user].password);
   await page.click('button:has-text("Sign in")');
-  await page.waitForURL((url) => url.href.startsWith(`${app.url}/profile`) || url.href.startsWith(`${app.issuer}/interaction/`));
-  if (page.url().startsWith(`${app.issuer}/interaction/`)) {
+  await page.waitForURL((url) => url.href.startsWith(`${target.url}/profile`) || url.href.startsWith(`${target.issuer}/interaction/`));
+  if (page.url().startsWith(`${target.issuer}/interaction/`)) {
     await page.click('button:has-text("Allow")');
   }
-  await page.waitForURL(`${app.url}/profile`);
+  await page.waitForURL(`${target.url}/profile`);
 }
 
 /** Starts at the home page, presses Log in, signs in. */
-async function logInFromHome(page: Page, user: keyof typeof DEMO_USERS = 'alice'): Promise<void> {
-  await page.goto(`${app.url}/`);
+async function logInFromHome(page: Page, user: keyof typeof DEMO_USERS = 'alice', target: Target = app): Promise<void> {
+  await page.goto(`${target.url}/`);
   await page.click('main a:has-text("Log in")');
-  await signInAtIdp(page, user);
+  await signInAtIdp(page, user, target);
+}
+
+/**
+ * `npm start` as a newcomer runs it: `node example-app/server.js` in its own process (real Node, not jest's VM), on
+ * the built package in dist/ (`npm test` builds it first), with ports picked by the OS.
+ */
+async function spawnExampleApp(): Promise<Target & { output: () => string; close: () => Promise<void> }> {
+  if (!existsSync(join(process.cwd(), 'dist', 'index.js'))) {
+    throw new Error('dist/ is missing: run `npm run build` (npm test does) before the end-to-end tests');
+  }
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', IDP_PORT: '0' };
+  for (const name of ['OAUTH_ISSUER', 'OAUTH_CLIENT_ID', 'OAUTH_CLIENT_SECRET', 'OAUTH_BASE_URL', 'REDIS_URL']) delete env[name];
+  const child = spawn(process.execPath, ['example-app/server.js'], { cwd: process.cwd(), env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const close = async () => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const url = /Example app:\s+(http:\/\/\S+)/.exec(output)?.[1];
+    const issuer = /Demo IdP:\s+(http:\/\/\S+)/.exec(output)?.[1];
+    if (url && issuer) return { url, issuer, output: () => output, close };
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await close();
+      throw new Error(`node example-app/server.js did not start:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 async function fetchApi(page: Page): Promise<{ status: number; body: { error?: string; userinfo?: { sub?: string; email?: string } } }> {
@@ -237,23 +273,29 @@ test('logout ends the app session and the IdP session; the protected API then an
   await context.close();
 });
 
-test('signing out at the IdP alone ends the app session too (back-channel logout)', async () => {
+test('npm start: signing out at the IdP alone ends the app session too (back-channel logout)', async () => {
+  const started = await spawnExampleApp();
   const context = await browser.newContext();
-  const { page } = await watchedPage(context);
-  await logInFromHome(page);
-  await expect(fetchApi(page)).resolves.toMatchObject({ status: 200 });
+  try {
+    const { page } = await watchedPage(context);
+    await logInFromHome(page, 'alice', started);
+    await expect(fetchApi(page)).resolves.toMatchObject({ status: 200, body: { userinfo: { sub: 'alice' } } });
 
-  // The user signs out at the IdP directly (as from another app), never calling the app's /logout.
-  const metadata = (await (await fetch(`${app.issuer}/.well-known/openid-configuration`)).json()) as { end_session_endpoint: string };
-  await page.goto(metadata.end_session_endpoint);
-  await page.click('button:has-text("Yes, sign me out")');
-  await page.waitForLoadState('load');
-  await expect(page.locator('body').textContent()).resolves.toContain('signed out');
+    // The user signs out at the IdP directly (as from another app), never calling the app's /logout.
+    const metadata = (await (await fetch(`${started.issuer}/.well-known/openid-configuration`)).json()) as { end_session_endpoint: string };
+    await page.goto(metadata.end_session_endpoint);
+    await page.click('button:has-text("Yes, sign me out")');
+    await page.waitForLoadState('load');
+    await expect(page.locator('body').textContent()).resolves.toContain('signed out');
 
-  // The IdP told the app over the back channel: the same browser, with the same cookie, is no longer logged in.
-  await page.goto(`${app.url}/`);
-  await expect(fetchApi(page)).resolves.toMatchObject({ status: 401, body: { error: 'unauthenticated' } });
-  await context.close();
+    // The IdP told the app over the back channel: the same browser, with the same cookie, is no longer logged in.
+    await page.goto(`${started.url}/`);
+    await expect(fetchApi(page)).resolves.toMatchObject({ status: 401, body: { error: 'unauthenticated' } });
+    expect(started.output()).not.toContain('backchannel.error');
+  } finally {
+    await context.close();
+    await started.close();
+  }
 });
 
 test('with REDIS_URL the example app keeps its sessions in Redis', async () => {
