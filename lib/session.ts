@@ -157,7 +157,8 @@ export function oauthSession(options: OAuthSessionOptions): OAuthSessionMiddlewa
     resave: false,
     saveUninitialized: false,
     rolling: false,
-    unset: 'destroy',
+    // unset stays 'keep': with 'destroy', a request whose session failed to load (Redis down) would delete the
+    // session when its 503 ends, and the DEL would run once Redis is back, logging the user out.
     ...(store && { store }),
     cookie: {
       httpOnly: true,

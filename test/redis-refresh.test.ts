@@ -1,0 +1,83 @@
+/**
+ * Refresh single flight across instances: 50 concurrent requests spread over two instances sharing one Redis,
+ * after the access token expired, against an IdP that rotates refresh tokens → exactly one refresh grant.
+ */
+import { Redis } from 'ioredis';
+import { Browser, login } from './helpers/flow.js';
+import { type TestIdp, startTestIdp } from './helpers/idp.js';
+import { monitorRedis, sessionIdFromCookie, startInstance } from './helpers/instances.js';
+import { type RedisServer, startRedis } from './helpers/redis.js';
+import { type TestServer, startServer } from './helpers/servers.js';
+
+let redis: RedisServer;
+let idp: TestIdp;
+let a: TestServer;
+let b: TestServer;
+let raw: Redis;
+// The access token lives 66 s and is refreshed 60 s before it expires: it "expires" 6 s after login and the new one
+// stays good for 6 s, long enough for the burst below.
+const TTL = 66;
+const SKEW = 60;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  a = await startServer();
+  b = await startServer();
+  idp = await startTestIdp({ appBases: [a.url], rotateRefreshTokens: true, accessTokenTTL: TTL });
+  const config = { refreshSkew: SKEW, httpTimeout: 5000 };
+  a = await startInstance({ issuer: idp.issuer, redis: redis.url, server: a, config });
+  b = await startInstance({ issuer: idp.issuer, redis: redis.url, server: b, baseURL: a.url, config });
+  raw = new Redis(redis.url);
+});
+afterAll(async () => {
+  raw.disconnect();
+  await a.close();
+  await b.close();
+  await idp.close();
+  await redis.close();
+});
+
+const api = (browser: Browser, base: string) => browser.request(`${base}/api/me`, { headers: { accept: 'application/json' } });
+
+test('50 concurrent requests on two instances after expiry: one refresh grant, everyone gets the new token', async () => {
+  const browser = new Browser();
+  await login(browser, a.url);
+  const sid = sessionIdFromCookie(browser.cookie('app.sid')!.value);
+  const before = JSON.parse((await api(browser, b.url)).body);
+  const oldRefresh = JSON.parse((await raw.get(`sess:${sid}`))!).oauth.user.tokens.refreshToken as string;
+  expect(idp.grants.refresh_token ?? 0).toBe(0);
+
+  await new Promise((r) => setTimeout(r, (before.expiresAt - SKEW - Math.floor(Date.now() / 1000) + 1) * 1000));
+  const monitor = await monitorRedis(redis.url);
+  const started = Date.now();
+  const responses = await Promise.all(Array.from({ length: 50 }, (_, i) => api(browser, i % 2 ? b.url : a.url)));
+  const elapsed = Date.now() - started;
+  await new Promise((r) => setTimeout(r, 100));
+  await monitor.stop();
+
+  console.log(`50 concurrent requests across 2 instances during a refresh: ${elapsed} ms`);
+  expect(responses.map((r) => r.status)).toEqual(Array(50).fill(200));
+  expect(idp.grants.refresh_token).toBe(1);
+  const tokens = new Set(responses.map((r) => JSON.parse(r.body).accessToken));
+  expect(tokens.size).toBe(1);
+  expect([...tokens][0]).not.toBe(before.accessToken);
+
+  // One lock was taken; the refresh token itself never reached Redis outside the session record.
+  const locks = monitor.commands.filter((c) => c[0] === 'set' && c.includes('NX'));
+  expect(locks.length).toBeGreaterThanOrEqual(1);
+  expect(monitor.commands.filter((c) => c[0] === 'set' && c[1]!.endsWith(':lock') && c.includes('NX')).length).toBe(locks.length);
+  const outsideSession = monitor.commands.filter((c) => !c[1]?.startsWith('sess:'));
+  expect(outsideSession.length).toBeGreaterThan(0);
+  expect(JSON.stringify(outsideSession)).not.toContain(oldRefresh);
+
+  // The session now holds the rotated refresh token, and both instances keep working with no further grant.
+  const stored = JSON.parse((await raw.get(`sess:${sid}`))!).oauth.user.tokens;
+  expect(stored.refreshToken).not.toBe(oldRefresh);
+  expect(stored.accessToken).toBe([...tokens][0]);
+  for (const base of [a.url, b.url]) {
+    const res = await api(browser, base);
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body).accessToken).toBe([...tokens][0]);
+  }
+  expect(idp.grants.refresh_token).toBe(1);
+}, 45_000);
