@@ -55,6 +55,10 @@ const page = (/** @type {string} */ title, /** @type {string} */ body) => `<!doc
  * @property {(event: string, detail?: unknown) => void} [onEvent] observes grants, for tests and logs.
  * @property {Record<string, { password: string, claims: Record<string, unknown> }>} [users] more accounts besides
  *   DEMO_USERS (load tests sign in many distinct users at once).
+ * @property {Record<string, object>} [features] oidc-provider feature settings that replace the ones below per
+ *   feature (oidc-provider fills the rest from its own defaults), e.g. `{ dPoP: { nonceSecret, requireNonce } }`
+ *   or `{ fapi: { enabled: true, profile: '2.0' } }`.
+ * @property {string} [signingAlg] JWS algorithm of the IdP's signing key, default RS256 (PS256 for FAPI 2.0).
  */
 
 /**
@@ -93,7 +97,7 @@ export async function startIdp(options) {
       token_endpoint_auth_method: 'client_secret_basic',
       ...c,
     })),
-    jwks: { keys: [{ ...signingKey, kid: `demo-${randomBytes(4).toString('hex')}`, use: 'sig', alg: 'RS256' }] },
+    jwks: { keys: [{ ...signingKey, kid: `demo-${randomBytes(4).toString('hex')}`, use: 'sig', alg: options.signingAlg ?? 'RS256' }] },
     cookies: { keys: [randomBytes(32).toString('hex')] },
     pkce: { required: () => true },
     // Put profile and email claims in the ID token, as most hosted IdPs do.
@@ -148,6 +152,7 @@ export async function startIdp(options) {
       },
       backchannelLogout: { enabled: true },
       revocation: { enabled: true },
+      ...options.features,
     },
     loadExistingGrant: async (ctx) => {
       const oidc = /** @type {any} */ (ctx.oidc);

@@ -2,11 +2,14 @@
  * The one configuration schema: defaults, environment variables, cross-field rules, and messages that name the
  * field and say what to fix. Validated once, when `oauthLogin()` is called, never per request.
  */
+import type { JWK } from 'jose';
 import { z } from 'zod';
+import { type ClientKey, TOKEN_ENDPOINT_AUTH_METHODS, clientAuthIssues, parseClientKey } from './client-auth.js';
 import type { AfterCallback } from './complete-login.js';
 import { ConfigError } from './errors.js';
 import type { OAuthEvents } from './events.js';
 import { type RedisClient, isRedisClient } from './redis.js';
+import { PROFILES, applyProfileDefaults } from './profiles.js';
 
 /** Parameters the middleware owns: letting `authorizationParams` override them would undo a security check. */
 const RESERVED_AUTH_PARAMS = [
@@ -18,6 +21,11 @@ const RESERVED_AUTH_PARAMS = [
   'code_challenge',
   'code_challenge_method',
   'scope',
+  // Set by the options responseMode, dpop and pushedAuthorizationRequests.
+  'response_mode',
+  'dpop_jkt',
+  'request_uri',
+  'request',
 ];
 
 /** Asymmetric JWS algorithms: the ID token must be verifiable with the IdP's public keys alone. */
@@ -44,9 +52,8 @@ const schema = z
     clientId: z
       .string({ error: 'clientId is required: the client ID registered at the IdP (or set OAUTH_CLIENT_ID)' })
       .min(1, 'clientId must not be empty'),
-    clientSecret: z
-      .string({ error: 'clientSecret is required: the client secret issued by the IdP (or set OAUTH_CLIENT_SECRET)' })
-      .min(1, 'clientSecret must not be empty'),
+    // Required for the secret methods only: see the cross-field rules below.
+    clientSecret: z.string().min(1, 'clientSecret must not be empty').optional(),
     baseURL: httpUrl('baseURL', "the app's external origin, e.g. https://app.example.com (or set OAUTH_BASE_URL)"),
     scope: z
       .string()
@@ -63,8 +70,8 @@ const schema = z
       .default({ login: '/login', callback: '/callback', logout: '/logout', backchannelLogout: '/backchannel-logout' }),
     allowInsecureRequests: z.boolean().default(false),
     tokenEndpointAuthMethod: z
-      .enum(['client_secret_basic', 'client_secret_post'], {
-        error: 'tokenEndpointAuthMethod must be "client_secret_basic" or "client_secret_post"',
+      .enum(TOKEN_ENDPOINT_AUTH_METHODS, {
+        error: `tokenEndpointAuthMethod must be one of ${TOKEN_ENDPOINT_AUTH_METHODS.map((m) => `"${m}"`).join(', ')}`,
       })
       .default('client_secret_basic'),
     authorizationParams: z
@@ -109,6 +116,18 @@ const schema = z
         message: 'redis must be an ioredis client (new Redis(url) or new Cluster([...])) used to coordinate instances',
       })
       .optional(),
+    // Modern client security (README "Modern client security"): lib/client-auth.ts, profiles.ts, dpop.ts.
+    clientPrivateKey: z
+      .union([
+        z.string().min(1),
+        z.custom<JWK>((v) => typeof v === 'object' && v !== null && !Array.isArray(v), 'clientPrivateKey must be a JWK object or a PEM/JSON string'),
+      ])
+      .optional(),
+    clientPrivateKeyId: z.string().min(1).optional(),
+    pushedAuthorizationRequests: z.boolean().default(false),
+    dpop: z.boolean().default(false),
+    responseMode: z.enum(['query', 'form_post'], { error: 'responseMode must be "query" or "form_post"' }).default('query'),
+    profile: z.enum(PROFILES, { error: `profile must be ${PROFILES.map((p) => `"${p}"`).join(' or ')}` }).optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -141,6 +160,7 @@ const schema = z
     if (c.idTokenSigningAlgs.includes('none')) {
       ctx.addIssue({ code: 'custom', path: ['idTokenSigningAlgs'], message: 'unsigned ID tokens (alg "none") are never accepted' });
     }
+    for (const issue of clientAuthIssues(c)) ctx.addIssue({ code: 'custom', path: [issue.path], message: issue.message });
   });
 
 type EnvFilled = 'issuer' | 'clientId' | 'clientSecret' | 'baseURL';
@@ -161,12 +181,15 @@ export type ResolvedConfig = z.output<typeof schema> & {
   secureCookies: boolean;
   /** Absolute URL the browser ends at after logout: postLogoutRedirect resolved against appBase, else baseURL. */
   postLogoutUrl: string;
+  /** The parsed `clientPrivateKey` (private_key_jwt only). */
+  clientKey?: ClientKey;
 };
 
 const ENV: Record<string, string> = {
   issuer: 'OAUTH_ISSUER',
   clientId: 'OAUTH_CLIENT_ID',
   clientSecret: 'OAUTH_CLIENT_SECRET',
+  clientPrivateKey: 'OAUTH_CLIENT_PRIVATE_KEY',
   baseURL: 'OAUTH_BASE_URL',
 };
 
@@ -187,14 +210,19 @@ export function resolveConfig(input: OAuthLoginConfig | undefined, env: NodeJS.P
     throw new ConfigError(['the configuration must be an object']);
   }
   const raw: Record<string, unknown> = { ...(input ?? {}) };
+  applyProfileDefaults(raw);
   for (const [field, name] of Object.entries(ENV)) {
+    // A key in the environment is only picked up when private_key_jwt is chosen, so a shared env stays harmless.
+    if (field === 'clientPrivateKey' && raw.tokenEndpointAuthMethod !== 'private_key_jwt') continue;
     if (raw[field] === undefined && env[name]) raw[field] = env[name];
   }
   const parsed = schema.safeParse(raw);
   if (!parsed.success) throw new ConfigError(parsed.error.issues.map(describe));
   const c = parsed.data;
   const appBase = c.baseURL.replace(/\/+$/, '');
+  const key = c.tokenEndpointAuthMethod === 'private_key_jwt' ? parseClientKey(c.clientPrivateKey, c.clientPrivateKeyId, c.profile === 'fapi2') : undefined;
   return {
+    ...(key && 'key' in key && { clientKey: key.key }),
     ...c,
     appBase,
     basePath: new URL(appBase).pathname.replace(/\/+$/, ''),

@@ -23,6 +23,7 @@ export type OAuthErrorCode =
   | 'idp_unavailable'
   | 'idp_timeout'
   | 'idp_bad_response'
+  | 'idp_unsupported'
   | 'unauthenticated'
   | 'forbidden'
   | 'step_up_failed'

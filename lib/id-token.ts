@@ -40,8 +40,11 @@ export async function verifyIdTokenSignature(idToken: string, config: ResolvedCo
   }
   try {
     const options = { algorithms: config.idTokenSigningAlgs, clockTolerance: config.clockTolerance };
-    if (alg.startsWith('HS')) await jwtVerify(idToken, new TextEncoder().encode(config.clientSecret), options);
-    else await jwtVerify(idToken, await provider.keys(), options);
+    if (alg.startsWith('HS')) {
+      // config.ts only lets HS* into idTokenSigningAlgs together with a clientSecret.
+      if (!config.clientSecret) throw invalid(`alg "${alg}" needs a clientSecret`);
+      await jwtVerify(idToken, new TextEncoder().encode(config.clientSecret), options);
+    } else await jwtVerify(idToken, await provider.keys(), options);
   } catch (err) {
     const transport = findCause(err, IdpUnavailableError);
     if (transport) throw transport;

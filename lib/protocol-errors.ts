@@ -53,7 +53,7 @@ export function callbackError(err: unknown): unknown {
       { cause: err },
     );
   }
-  if (err instanceof client.ResponseBodyError) return tokenEndpointError(err);
+  if (err instanceof client.ResponseBodyError || err instanceof client.WWWAuthenticateChallengeError) return tokenEndpointError(err);
   if (err instanceof client.ClientError || findCause(err, client.ClientError)) {
     const detail = innermostMessage(err);
     if (/response parameter|"code"|"state"/.test(detail)) {
@@ -78,11 +78,14 @@ export function callbackError(err: unknown): unknown {
 }
 
 /**
- * A token endpoint error response (RFC 6749 §5.2).
+ * A token endpoint error response (RFC 6749 §5.2), in the body or, for a 401 to a client authenticating with HTTP
+ * Basic (or DPoP), in the WWW-Authenticate header (RFC 6750 §3, RFC 9449 §7.1).
  * @private
  */
-export function tokenEndpointError(err: client.ResponseBodyError): TokenEndpointError {
-  const code = clean(err.error, 64);
+export function tokenEndpointError(err: client.ResponseBodyError | client.WWWAuthenticateChallengeError): TokenEndpointError {
+  const code =
+    clean(err instanceof client.WWWAuthenticateChallengeError ? err.cause.find((c) => c.parameters.error)?.parameters.error : err.error, 64) ||
+    'invalid_request';
   const hint =
     code === 'invalid_client'
       ? 'The app could not authenticate to the identity provider: check clientId, clientSecret and tokenEndpointAuthMethod.'

@@ -10,9 +10,11 @@
  */
 import { type JWTVerifyGetKey, createRemoteJWKSet, customFetch as joseCustomFetch } from 'jose';
 import * as client from 'openid-client';
+import { clientAuthFor } from './client-auth.js';
 import type { ResolvedConfig } from './config.js';
 import { IdpUnavailableError, findCause } from './errors.js';
 import { idpFetch } from './idp-http.js';
+import { assertIdpSupports } from './idp-support.js';
 
 /** Discovery is retried at most this often while the IdP is down, so a dead IdP is not hammered. */
 const RETRY_AFTER_FAILURE_MS = 1000;
@@ -70,22 +72,17 @@ export function toUnavailable(err: unknown, config: ResolvedConfig, what: string
   );
 }
 
-function clientAuth(config: ResolvedConfig): client.ClientAuth {
-  // openid-client defaults to client_secret_post; we choose explicitly so the IdP sees what it registered.
-  return config.tokenEndpointAuthMethod === 'client_secret_post'
-    ? client.ClientSecretPost(config.clientSecret)
-    : client.ClientSecretBasic(config.clientSecret);
-}
-
 async function discover(config: ResolvedConfig): Promise<client.Configuration> {
   const execute: Array<(c: client.Configuration) => void> = [];
   if (config.allowInsecureRequests) execute.push(client.allowInsecureRequests);
+  const auth = await clientAuthFor(config);
+  let configuration: client.Configuration;
   try {
-    return await client.discovery(
+    configuration = await client.discovery(
       new URL(config.issuer),
       config.clientId,
-      { client_secret: config.clientSecret, [client.clockTolerance]: config.clockTolerance },
-      clientAuth(config),
+      { ...(config.clientSecret && { client_secret: config.clientSecret }), [client.clockTolerance]: config.clockTolerance },
+      auth,
       { execute, [client.customFetch]: timedFetch(config), timeout: Math.ceil(config.httpTimeout / 1000) + 1 },
     );
   } catch (err) {
@@ -107,6 +104,8 @@ async function discover(config: ResolvedConfig): Promise<client.Configuration> {
       { cause: err },
     );
   }
+  assertIdpSupports(config, configuration.serverMetadata());
+  return configuration;
 }
 
 /** Creates the lazily discovered provider for a configuration. @private */

@@ -4,6 +4,7 @@
  * the grants it serves, so tests can assert how often the app talked to it.
  */
 import { startIdp } from '../../example-app/idp.js';
+import { type TestServer, startServer } from './servers.js';
 
 export const CLIENT_ID = 'test-client';
 export const CLIENT_SECRET = 'test-client-secret-that-is-long-enough-0123456789';
@@ -27,17 +28,35 @@ export interface TestIdpOptions {
   backchannelLogoutUri?: string;
   /** Accounts besides the demo users: login -> password and claims. */
   users?: Record<string, { password: string; claims: Record<string, unknown> }>;
+  /** Redirect paths registered per app base, default ['/callback']. */
+  callbackPaths?: string[];
+  /**
+   * The client's public keys (private_key_jwt), served at a loopback jwks_uri: oidc-provider structuredClones
+   * static client metadata, which moves an inline `jwks` out of the jest VM realm and fails its plain-object check.
+   */
+  clientJwks?: { keys: object[] };
+  /** Extra client metadata (dpop_bound_access_tokens, require_pushed_authorization_requests, ...). */
+  clientMetadata?: Record<string, unknown>;
+  /** oidc-provider feature settings, see example-app/idp.js. */
+  features?: Record<string, object>;
+  /** The IdP's signing algorithm (default RS256). */
+  signingAlg?: string;
 }
 
 export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
   const grants: Record<string, number> = {};
   const events: string[] = [];
+  let jwksServer: TestServer | undefined;
+  if (options.clientJwks) {
+    const body = JSON.stringify(options.clientJwks);
+    jwksServer = await startServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(body));
+  }
   const idp = await startIdp({
     clients: [
       {
         client_id: CLIENT_ID,
         client_secret: CLIENT_SECRET,
-        redirect_uris: options.appBases.map((b) => `${b}/callback`),
+        redirect_uris: options.appBases.flatMap((b) => (options.callbackPaths ?? ['/callback']).map((p) => `${b}${p}`)),
         post_logout_redirect_uris: options.appBases,
         token_endpoint_auth_method: (options.tokenEndpointAuthMethod ?? 'client_secret_basic') as 'client_secret_basic',
         ...(options.backchannelLogoutUri && {
@@ -45,8 +64,12 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
           // Makes oidc-provider put `sid` in ID tokens and logout tokens (Back-Channel Logout 1.0 §2.2).
           backchannel_logout_session_required: true,
         }),
+        ...(jwksServer && { jwks_uri: `${jwksServer.url}/jwks.json` }),
+        ...options.clientMetadata,
       },
     ],
+    ...(options.features && { features: options.features }),
+    ...(options.signingAlg && { signingAlg: options.signingAlg }),
     autoConsent: options.autoConsent ?? true,
     ...(options.accessTokenTTL !== undefined && { accessTokenTTL: options.accessTokenTTL }),
     rotateRefreshTokens: options.rotateRefreshTokens ?? false,
@@ -59,5 +82,9 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
       }
     },
   });
-  return { issuer: idp.issuer, grants, events, provider: idp.provider, close: idp.close };
+  const close = async () => {
+    await idp.close();
+    await jwksServer?.close();
+  };
+  return { issuer: idp.issuer, grants, events, provider: idp.provider, close };
 }

@@ -1,0 +1,111 @@
+/**
+ * Issue 7, configuration: client authentication methods, security profiles and response modes are validated at
+ * start-up with a ConfigError whose message names the field and what to fix.
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { type OAuthLoginConfig, resolveConfig } from '../lib/config.js';
+import { ConfigError } from '../lib/index.js';
+
+const base = { issuer: 'https://idp.example.com', clientId: 'app', baseURL: 'https://app.example.com' };
+const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const rsaJwk = { ...rsa.privateKey.export({ format: 'jwk' }), kid: 'rsa-1' };
+const ecPem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+
+/** The problems listed by the ConfigError that `config` causes (fails the test when none is thrown). */
+function problems(config: Partial<OAuthLoginConfig>): string[] {
+  try {
+    resolveConfig({ ...base, ...config } as OAuthLoginConfig, {});
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+const resolves = (config: Partial<OAuthLoginConfig>) => resolveConfig({ ...base, ...config } as OAuthLoginConfig, {});
+
+describe('client authentication', () => {
+  test('a secret method without clientSecret names clientSecret and the alternative', () => {
+    expect(problems({})).toEqual([expect.stringMatching(/^clientSecret is required.*"client_secret_basic".*clientPrivateKey/)]);
+    expect(problems({ tokenEndpointAuthMethod: 'client_secret_jwt' })).toEqual([expect.stringMatching(/^clientSecret is required/)]);
+  });
+
+  test('private_key_jwt needs no clientSecret, and resolves the key with its kid and alg', () => {
+    const c = resolves({ tokenEndpointAuthMethod: 'private_key_jwt', clientPrivateKey: rsaJwk });
+    expect(c.clientSecret).toBeUndefined();
+    expect(c.clientKey).toMatchObject({ kid: 'rsa-1', alg: 'RS256' });
+    const pem = resolves({ tokenEndpointAuthMethod: 'private_key_jwt', clientPrivateKey: ecPem, clientPrivateKeyId: 'ec-1' });
+    expect(pem.clientKey).toMatchObject({ kid: 'ec-1', alg: 'ES256' });
+    const json = resolves({ tokenEndpointAuthMethod: 'private_key_jwt', clientPrivateKey: JSON.stringify({ ...rsaJwk, alg: 'PS256' }) });
+    expect(json.clientKey).toMatchObject({ kid: 'rsa-1', alg: 'PS256' });
+  });
+
+  test('private_key_jwt without a key, with a PEM but no kid, or with a public key is refused', () => {
+    expect(problems({ tokenEndpointAuthMethod: 'private_key_jwt' })).toEqual([expect.stringMatching(/^clientPrivateKey is required with tokenEndpointAuthMethod "private_key_jwt"/)]);
+    expect(problems({ tokenEndpointAuthMethod: 'private_key_jwt', clientPrivateKey: ecPem })).toEqual([expect.stringMatching(/^clientPrivateKey has no kid.*clientPrivateKeyId/)]);
+    const publicOnly = { ...rsa.publicKey.export({ format: 'jwk' }), kid: 'pub' };
+    const [message] = problems({ tokenEndpointAuthMethod: 'private_key_jwt', clientPrivateKey: publicOnly });
+    expect(message).toMatch(/^clientPrivateKey is not a usable private key/);
+    expect(problems({ tokenEndpointAuthMethod: 'private_key_jwt', clientPrivateKey: 'not a key' })).toEqual([expect.stringMatching(/not a usable private key/)]);
+  });
+
+  test('the key never appears in an error message', () => {
+    const broken = ecPem.replace('MIG', 'XXX');
+    const all = problems({ tokenEndpointAuthMethod: 'private_key_jwt', clientPrivateKey: broken, clientPrivateKeyId: 'k' }).join('\n');
+    expect(all).toMatch(/clientPrivateKey/);
+    expect(all).not.toContain(broken.split('\n')[2]);
+    const wrongAlg = problems({ tokenEndpointAuthMethod: 'private_key_jwt', clientPrivateKey: { ...rsaJwk, alg: 'ES256' } }).join('\n');
+    expect(wrongAlg).toMatch(/alg "ES256" does not fit a rsa key/);
+    expect(wrongAlg).not.toContain(String(rsaJwk.d).slice(0, 20));
+  });
+
+  test('a key with a secret method, a kid that disagrees, or a short client_secret_jwt secret is refused', () => {
+    expect(problems({ clientSecret: 's', clientPrivateKey: rsaJwk })).toEqual([expect.stringMatching(/^clientPrivateKey is only used with tokenEndpointAuthMethod "private_key_jwt"/)]);
+    expect(problems({ tokenEndpointAuthMethod: 'private_key_jwt', clientPrivateKey: rsaJwk, clientPrivateKeyId: 'other' })).toEqual([expect.stringMatching(/^clientPrivateKeyId \("other"\) differs/)]);
+    expect(problems({ tokenEndpointAuthMethod: 'client_secret_jwt', clientSecret: 'short' })).toEqual([expect.stringMatching(/^clientSecret must be at least 32 characters/)]);
+    expect(problems({ tokenEndpointAuthMethod: 'tls_client_auth' as never, clientSecret: 's' })).toEqual([expect.stringMatching(/^tokenEndpointAuthMethod must be one of .*"private_key_jwt"/)]);
+  });
+
+  test('OAUTH_CLIENT_PRIVATE_KEY is used for private_key_jwt and ignored otherwise', () => {
+    const env = { OAUTH_CLIENT_PRIVATE_KEY: JSON.stringify(rsaJwk), OAUTH_CLIENT_SECRET: 'from-env' };
+    expect(resolveConfig({ ...base, tokenEndpointAuthMethod: 'private_key_jwt' }, env).clientKey?.kid).toBe('rsa-1');
+    expect(resolveConfig({ ...base }, env).clientKey).toBeUndefined();
+  });
+});
+
+describe('responseMode and reserved parameters', () => {
+  test('responseMode accepts query and form_post only; response_mode, dpop_jkt and request_uri are reserved', () => {
+    expect(resolves({ clientSecret: 's', responseMode: 'form_post' }).responseMode).toBe('form_post');
+    expect(problems({ clientSecret: 's', responseMode: 'fragment' as never })).toEqual(['responseMode must be "query" or "form_post"']);
+    const reserved = problems({ clientSecret: 's', authorizationParams: { response_mode: 'form_post', dpop_jkt: 'x', request_uri: 'y' } });
+    expect(reserved).toHaveLength(3);
+    expect(reserved[0]).toMatch(/authorizationParams\.response_mode is set by the middleware/);
+  });
+});
+
+describe('profile "fapi2"', () => {
+  const fapi = { profile: 'fapi2' as const, clientPrivateKey: rsaJwk };
+
+  test('switches on private_key_jwt (PS256 for an RSA key), PAR, DPoP and FAPI signing algorithms', () => {
+    const c = resolves(fapi);
+    expect(c.tokenEndpointAuthMethod).toBe('private_key_jwt');
+    expect(c.pushedAuthorizationRequests).toBe(true);
+    expect(c.dpop).toBe(true);
+    expect(c.clientKey?.alg).toBe('PS256');
+    expect(c.idTokenSigningAlgs).toEqual(['PS256', 'ES256', 'EdDSA', 'Ed25519']);
+  });
+
+  test.each<[string, Partial<OAuthLoginConfig>, RegExp]>([
+    ['a client secret method', { tokenEndpointAuthMethod: 'client_secret_basic', clientSecret: 's', clientPrivateKey: undefined }, /^tokenEndpointAuthMethod must be "private_key_jwt" with profile "fapi2"/],
+    ['PAR switched off', { pushedAuthorizationRequests: false }, /^pushedAuthorizationRequests cannot be false with profile "fapi2"/],
+    ['DPoP switched off', { dpop: false }, /^dpop cannot be false with profile "fapi2".*sender-constrained/],
+    ['RS256 ID tokens', { idTokenSigningAlgs: ['RS256', 'PS256'] }, /^idTokenSigningAlgs may only contain PS256, ES256, EdDSA, Ed25519 with profile "fapi2".*, not RS256/],
+    ['an RS256 client assertion key', { clientPrivateKey: { ...rsaJwk, alg: 'RS256' } }, /^clientPrivateKey must sign with PS256.*not RS256/],
+  ])('refuses %s, naming the field', (_name, override, message) => {
+    expect(problems({ ...fapi, ...override })).toContainEqual(expect.stringMatching(message));
+  });
+
+  test('an unknown profile is refused', () => {
+    expect(problems({ ...fapi, profile: 'fapi1' as never })).toContainEqual('profile must be "fapi2"');
+  });
+});
