@@ -116,6 +116,11 @@ export async function clientAuthFor(config: ClientAuthConfig): Promise<client.Cl
   }
 }
 
+/** True when the configured method (default client_secret_basic) authenticates with clientSecret. @private */
+export function needsClientSecret(c: { tokenEndpointAuthMethod?: unknown }): boolean {
+  return SECRET_METHODS.includes((c.tokenEndpointAuthMethod ?? 'client_secret_basic') as TokenEndpointAuthMethod);
+}
+
 /** The options the cross-field rules read. @private */
 export interface ClientAuthOptions {
   tokenEndpointAuthMethod: TokenEndpointAuthMethod;
@@ -136,12 +141,6 @@ export interface ClientAuthOptions {
 export function clientAuthIssues(c: ClientAuthOptions): Array<{ path: string; message: string }> {
   const issues: Array<{ path: string; message: string }> = [];
   const method = c.tokenEndpointAuthMethod;
-  if (SECRET_METHODS.includes(method) && !c.clientSecret) {
-    issues.push({
-      path: 'clientSecret',
-      message: `clientSecret is required: the client secret issued by the IdP (or set OAUTH_CLIENT_SECRET), as tokenEndpointAuthMethod is "${method}"; with "private_key_jwt" use clientPrivateKey instead`,
-    });
-  }
   // RFC 7518 §3.2: an HS256 key must be at least 256 bits.
   if (method === 'client_secret_jwt' && c.clientSecret && c.clientSecret.length < 32) {
     issues.push({ path: 'clientSecret', message: 'clientSecret must be at least 32 characters with "client_secret_jwt" (HS256 needs a 256-bit key, RFC 7518 §3.2)' });

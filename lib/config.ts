@@ -4,7 +4,7 @@
  */
 import type { JWK } from 'jose';
 import { z } from 'zod';
-import { type ClientKey, TOKEN_ENDPOINT_AUTH_METHODS, clientAuthIssues, parseClientKey } from './client-auth.js';
+import { type ClientKey, TOKEN_ENDPOINT_AUTH_METHODS, clientAuthIssues, needsClientSecret, parseClientKey } from './client-auth.js';
 import type { AfterCallback } from './complete-login.js';
 import { ConfigError } from './errors.js';
 import type { OAuthEvents } from './events.js';
@@ -161,6 +161,14 @@ const schema = z
       ctx.addIssue({ code: 'custom', path: ['idTokenSigningAlgs'], message: 'unsigned ID tokens (alg "none") are never accepted' });
     }
     for (const issue of clientAuthIssues(c)) ctx.addIssue({ code: 'custom', path: [issue.path], message: issue.message });
+  })
+  // Checked even when other fields fail, so a missing secret is listed together with every other problem.
+  .refine((c) => !needsClientSecret(c) || Boolean(c.clientSecret), {
+    path: ['clientSecret'],
+    when: (payload) => typeof payload.value === 'object' && payload.value !== null,
+    message:
+      'clientSecret is required: the client secret issued by the IdP (or set OAUTH_CLIENT_SECRET); ' +
+      'or use tokenEndpointAuthMethod "private_key_jwt" with clientPrivateKey',
   });
 
 type EnvFilled = 'issuer' | 'clientId' | 'clientSecret' | 'baseURL';

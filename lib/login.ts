@@ -1,9 +1,12 @@
 /**
  * GET /login: starts an authorization code flow (RFC 6749 §4.1) with PKCE S256 (RFC 7636) and an OpenID Connect
  * nonce. The pending login lives in the server-side session keyed by its `state`, so several tabs can log in at once.
+ * It remembers the issuer it was sent to, so a response can only complete a login at the same IdP (mix-up defense,
+ * RFC 9700 §4.4).
  */
 import type { Request, RequestHandler, Response } from 'express';
 import * as client from 'openid-client';
+import { authorizationUrl } from './authorization-request.js';
 import type { Context } from './context.js';
 import { passError } from './errors.js';
 import { safeReturnTo } from './return-to.js';
@@ -35,7 +38,7 @@ export async function startLogin(ctx: Context, req: Request, res: Response, requ
   const nonce = client.randomNonce();
   const codeVerifier = client.randomPKCECodeVerifier();
   const codeChallenge = await client.calculatePKCECodeChallenge(codeVerifier);
-  const pending: PendingLogin = { nonce, codeVerifier, returnTo: request.returnTo, createdAt: nowSeconds() };
+  const pending: PendingLogin = { nonce, codeVerifier, returnTo: request.returnTo, createdAt: nowSeconds(), issuer: config.issuer };
   const extra: Record<string, string> = {};
   if (request.acr !== undefined) extra.acr_values = pending.acr = request.acr;
   if (request.maxAge !== undefined) {
@@ -46,8 +49,9 @@ export async function startLogin(ctx: Context, req: Request, res: Response, requ
     pending.silent = true;
     extra.prompt = 'none';
   }
-  addPendingLogin(session, state, pending, { max: config.maxPendingLogins, ttl: config.loginTimeout });
-  const url = client.buildAuthorizationUrl(configuration, {
+  if (config.responseMode === 'form_post') extra.response_mode = 'form_post';
+  // Pushed (PAR) before the pending login is stored, so a refused push leaves nothing behind.
+  const url = await authorizationUrl(config, configuration, {
     ...config.authorizationParams,
     ...extra,
     redirect_uri: config.redirectUri,
@@ -57,6 +61,7 @@ export async function startLogin(ctx: Context, req: Request, res: Response, requ
     code_challenge: codeChallenge,
     code_challenge_method: 'S256',
   });
+  addPendingLogin(session, state, pending, { max: config.maxPendingLogins, ttl: config.loginTimeout });
   // Saved before the redirect: the callback may arrive at another instance before this response ends.
   await saveSession(req);
   res.set('Cache-Control', 'no-store');

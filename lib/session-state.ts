@@ -22,6 +22,8 @@ export interface PendingLogin {
   maxAge?: number;
   /** A `prompt=none` attempt: interaction errors return anonymously instead of showing an error. */
   silent?: boolean;
+  /** The issuer the request went to: the callback refuses a response meant for another IdP (mix-up defense). */
+  issuer?: string;
 }
 
 /** Tokens as stored in the session. @private */

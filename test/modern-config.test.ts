@@ -26,7 +26,7 @@ const resolves = (config: Partial<OAuthLoginConfig>) => resolveConfig({ ...base,
 
 describe('client authentication', () => {
   test('a secret method without clientSecret names clientSecret and the alternative', () => {
-    expect(problems({})).toEqual([expect.stringMatching(/^clientSecret is required.*"client_secret_basic".*clientPrivateKey/)]);
+    expect(problems({})).toEqual([expect.stringMatching(/^clientSecret is required.*OAUTH_CLIENT_SECRET.*"private_key_jwt" with clientPrivateKey/)]);
     expect(problems({ tokenEndpointAuthMethod: 'client_secret_jwt' })).toEqual([expect.stringMatching(/^clientSecret is required/)]);
   });
 
