@@ -11,6 +11,7 @@ import { LoginStateError, passError } from './errors.js';
 import { emit } from './events.js';
 import { acceptIdToken } from './id-token.js';
 import { callbackError } from './protocol-errors.js';
+import { responseSearch } from './response-mode.js';
 import { indexSession } from './session-index.js';
 import { type StoredTokens, nowSeconds, regenerateWithUser, sessionOf, takePendingLogin } from './session-state.js';
 import { isInteractionRequired } from './silent-login.js';
@@ -32,8 +33,7 @@ export function toStoredTokens(tokens: client.TokenEndpointResponse, previous?: 
 
 function responseUrl(req: Request, ctx: Context): URL {
   const url = new URL(ctx.config.redirectUri);
-  const query = req.originalUrl.indexOf('?');
-  url.search = query === -1 ? '' : req.originalUrl.slice(query);
+  url.search = responseSearch(req);
   return url;
 }
 
@@ -65,6 +65,14 @@ export function callbackHandler(ctx: Context): RequestHandler {
       }
       if (pending.expired) {
         throw new LoginStateError('login_expired', 400, 'The sign-in took too long and has expired. Start again.');
+      }
+      // Mix-up defense (RFC 9700 §4.4): a login started at another IdP cannot finish here.
+      if (pending.login.issuer !== undefined && pending.login.issuer !== config.issuer) {
+        throw new LoginStateError(
+          'callback_invalid',
+          400,
+          'This sign-in response arrived for a different identity provider than the one the sign-in was started with. Start again.',
+        );
       }
       const configuration = await ctx.provider.get();
       let claims: Record<string, unknown>;
@@ -102,7 +110,8 @@ export function callbackHandler(ctx: Context): RequestHandler {
         stepUp: pending.login.acr !== undefined || pending.login.maxAge !== undefined,
         silent: pending.login.silent === true,
       });
-      res.redirect(302, pending.login.returnTo);
+      // 303 turns the form_post POST into a GET of returnTo (RFC 9110 §15.4.4).
+      res.redirect(req.method === 'POST' ? 303 : 302, pending.login.returnTo);
     } catch (err) {
       passError(req, res, next, err, ctx.loginPath);
     }

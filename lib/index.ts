@@ -19,6 +19,7 @@ import { loginHandler } from './login.js';
 import { logoutHandler } from './logout.js';
 import { createProvider } from './provider.js';
 import { createRefresher } from './refresh.js';
+import { mountCallback } from './response-mode.js';
 
 export type { OAuthLoginConfig, ResolvedConfig } from './config.js';
 export { requireAuth, type RequireAuthOptions, type ClaimRuleValue } from './require-auth.js';
@@ -88,7 +89,7 @@ export function oauthLogin(config?: OAuthLoginConfig): Router {
     next();
   });
   router.get(resolved.routes.login, loginHandler(ctx));
-  router.get(resolved.routes.callback, callbackHandler(ctx));
+  mountCallback(router, ctx, callbackHandler(ctx));
   router.get(resolved.routes.logout, logoutHandler(ctx));
   router.post(resolved.routes.logout, logoutHandler(ctx));
   if (resolved.backchannelLogout) router.post(resolved.routes.backchannelLogout, ...backchannelLogoutHandlers(ctx));

@@ -9,6 +9,7 @@ import * as client from 'openid-client';
 import { authorizationUrl } from './authorization-request.js';
 import type { Context } from './context.js';
 import { passError } from './errors.js';
+import { warnAboutFormPostCookie } from './response-mode.js';
 import { safeReturnTo } from './return-to.js';
 import { type PendingLogin, addPendingLogin, nowSeconds, saveSession, sessionOf, warnAboutCookie } from './session-state.js';
 
@@ -32,6 +33,7 @@ export async function startLogin(ctx: Context, req: Request, res: Response, requ
   const { config } = ctx;
   const session = sessionOf(req);
   warnAboutCookie(session, config.secureCookies);
+  warnAboutFormPostCookie(req, ctx);
   const configuration = await ctx.provider.get();
   // 256-bit values from openid-client's CSPRNG helpers (RFC 9700 §2.1 wants at least 128 bits).
   const state = client.randomState();
