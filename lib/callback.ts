@@ -10,6 +10,7 @@ import { completeLogin } from './complete-login.js';
 import { LoginStateError, passError } from './errors.js';
 import { emit } from './events.js';
 import { acceptIdToken } from './id-token.js';
+import { assertDpopBound, authorizationScheme, dpopOptions } from './dpop.js';
 import { callbackError } from './protocol-errors.js';
 import { responseSearch } from './response-mode.js';
 import { indexSession } from './session-index.js';
@@ -18,7 +19,7 @@ import { isInteractionRequired } from './silent-login.js';
 
 /** Converts a token endpoint response into what the session keeps. @private */
 export function toStoredTokens(tokens: client.TokenEndpointResponse, previous?: StoredTokens): StoredTokens {
-  const stored: StoredTokens = { accessToken: tokens.access_token, tokenType: tokens.token_type ?? 'bearer' };
+  const stored: StoredTokens = { accessToken: tokens.access_token, tokenType: authorizationScheme(tokens.token_type) };
   const expiresIn = tokens.expires_in;
   if (typeof expiresIn === 'number' && Number.isFinite(expiresIn)) stored.expiresAt = nowSeconds() + expiresIn;
   // A refresh response without a new refresh token means "keep using the old one" (RFC 6749 §6).
@@ -78,14 +79,18 @@ export function callbackHandler(ctx: Context): RequestHandler {
       let claims: Record<string, unknown>;
       let tokens: client.TokenEndpointResponse;
       try {
-        const response = await client.authorizationCodeGrant(configuration, url, {
+        const checks: client.AuthorizationCodeGrantChecks = {
           pkceCodeVerifier: pending.login.codeVerifier,
           expectedState: state,
           expectedNonce: pending.login.nonce,
           idTokenExpected: true,
           // Step-up with max_age: openid-client then requires auth_time and checks it (OIDC Core §3.1.2.1).
           ...(pending.login.maxAge !== undefined && { maxAge: pending.login.maxAge }),
-        });
+        };
+        // dpop: true — the code is redeemed with a proof of the login's key (RFC 9449 §5).
+        const dpop = await dpopOptions(configuration, pending.login.dpop);
+        const response = await client.authorizationCodeGrant(configuration, url, checks, undefined, dpop);
+        assertDpopBound(config, response);
         tokens = response;
         claims = await acceptIdToken(
           response.id_token,
@@ -102,6 +107,7 @@ export function callbackHandler(ctx: Context): RequestHandler {
         throw callbackError(err);
       }
       const user = await completeLogin(ctx, req, tokens, toStoredTokens(tokens), claims, pending.login);
+      if (pending.login.dpop) user.dpop = pending.login.dpop;
       await regenerateWithUser(req, user, (sessionId) => indexSession(ctx, req, user, sessionId));
       emit(req, 'login', {
         sub: user.sub,

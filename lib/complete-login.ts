@@ -6,6 +6,7 @@
 import type { Request } from 'express';
 import * as client from 'openid-client';
 import type { Context } from './context.js';
+import { type StoredDpopKey, dpopOptions } from './dpop.js';
 import { ForbiddenError, IdpUnavailableError, TokenValidationError, findCause } from './errors.js';
 import { type PendingLogin, type StoredTokens, type StoredUser, nowSeconds } from './session-state.js';
 
@@ -27,11 +28,11 @@ export type AfterCallback = (
 /** ID token claims that describe the authentication itself: UserInfo may not override them (OIDC Core §5.3.2). */
 const AUTHENTICATION_CLAIMS = ['sub', 'iss', 'acr', 'amr', 'auth_time', 'sid'];
 
-async function userinfoClaims(ctx: Context, accessToken: string, sub: string): Promise<Record<string, unknown>> {
+async function userinfoClaims(ctx: Context, accessToken: string, sub: string, dpop?: StoredDpopKey): Promise<Record<string, unknown>> {
   const configuration = await ctx.provider.get();
   try {
     // openid-client refuses a UserInfo response whose sub differs from the ID token's (OIDC Core §5.3.4).
-    return (await client.fetchUserInfo(configuration, accessToken, sub)) as Record<string, unknown>;
+    return (await client.fetchUserInfo(configuration, accessToken, sub, await dpopOptions(configuration, dpop))) as Record<string, unknown>;
   } catch (err) {
     const transport = findCause(err, IdpUnavailableError);
     if (transport) throw transport;
@@ -81,7 +82,7 @@ export async function completeLogin(
   }
   let claims = idTokenClaims;
   if (ctx.config.fetchUserinfo) {
-    const extra = await userinfoClaims(ctx, tokens.access_token, sub);
+    const extra = await userinfoClaims(ctx, tokens.access_token, sub, pending.dpop);
     claims = { ...claims, ...extra, ...Object.fromEntries(AUTHENTICATION_CLAIMS.filter((k) => k in idTokenClaims).map((k) => [k, idTokenClaims[k]])) };
   }
   if (ctx.config.afterCallback) {

@@ -24,6 +24,7 @@ import { mountCallback } from './response-mode.js';
 export type { OAuthLoginConfig, ResolvedConfig } from './config.js';
 export { requireAuth, type RequireAuthOptions, type ClaimRuleValue } from './require-auth.js';
 export { getAccessToken } from './access-token.js';
+export { fetchWithToken, type FetchWithTokenInit } from './resource-fetch.js';
 export { attemptSilentLogin } from './silent-login.js';
 export type { AfterCallback, AfterCallbackResult } from './complete-login.js';
 export type {

@@ -8,6 +8,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import * as client from 'openid-client';
 import { authorizationUrl } from './authorization-request.js';
 import type { Context } from './context.js';
+import { newDpopKey } from './dpop.js';
 import { passError } from './errors.js';
 import { warnAboutFormPostCookie } from './response-mode.js';
 import { safeReturnTo } from './return-to.js';
@@ -52,6 +53,14 @@ export async function startLogin(ctx: Context, req: Request, res: Response, requ
     extra.prompt = 'none';
   }
   if (config.responseMode === 'form_post') extra.response_mode = 'form_post';
+  let dpop: client.DPoPHandle | undefined;
+  if (config.dpop) {
+    // A key pair per login; dpop_jkt binds the code to it even without PAR (RFC 9449 §10).
+    const key = await newDpopKey(configuration);
+    dpop = key.handle;
+    pending.dpop = key.stored;
+    extra.dpop_jkt = await dpop.calculateThumbprint();
+  }
   // Pushed (PAR) before the pending login is stored, so a refused push leaves nothing behind.
   const url = await authorizationUrl(config, configuration, {
     ...config.authorizationParams,
@@ -62,7 +71,7 @@ export async function startLogin(ctx: Context, req: Request, res: Response, requ
     nonce,
     code_challenge: codeChallenge,
     code_challenge_method: 'S256',
-  });
+  }, dpop);
   addPendingLogin(session, state, pending, { max: config.maxPendingLogins, ttl: config.loginTimeout });
   // Saved before the redirect: the callback may arrive at another instance before this response ends.
   await saveSession(req);

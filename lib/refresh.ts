@@ -6,6 +6,7 @@ import type { Request } from 'express';
 import * as client from 'openid-client';
 import { toStoredTokens } from './callback.js';
 import type { ResolvedConfig } from './config.js';
+import { dpopOptions } from './dpop.js';
 import { verifyIdTokenSignature } from './id-token.js';
 import { IdpUnavailableError, OAuthLoginError, TokenValidationError, findCause } from './errors.js';
 import type { Provider } from './provider.js';
@@ -35,7 +36,8 @@ async function grant(provider: Provider, config: ResolvedConfig, user: StoredUse
   if (!refreshToken) return undefined;
   const configuration = await provider.get();
   try {
-    const response = await client.refreshTokenGrant(configuration, refreshToken);
+    // DPoP-bound refresh tokens need a proof with the login's key (RFC 9449 §5).
+    const response = await client.refreshTokenGrant(configuration, refreshToken, undefined, await dpopOptions(configuration, user.dpop));
     const claims = response.claims();
     if (response.id_token) await verifyIdTokenSignature(response.id_token, config, provider);
     // OIDC Core §12.2: a refreshed ID token must be about the same user.

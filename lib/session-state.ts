@@ -7,6 +7,7 @@
 import type { Request } from 'express';
 import type { Session, SessionData } from 'express-session';
 import type { ResolvedConfig } from './config.js';
+import type { StoredDpopKey } from './dpop.js';
 import { SessionStoreError, SetupError } from './errors.js';
 
 /** One login in progress, started by GET /login and finished (once) by the callback. @private */
@@ -24,6 +25,8 @@ export interface PendingLogin {
   silent?: boolean;
   /** The issuer the request went to: the callback refuses a response meant for another IdP (mix-up defense). */
   issuer?: string;
+  /** dpop: true — the login's DPoP key pair, bound to the code at PAR or by dpop_jkt (RFC 9449 §10). */
+  dpop?: StoredDpopKey;
 }
 
 /** Tokens as stored in the session. @private */
@@ -51,6 +54,10 @@ export interface StoredUser {
   /** ID token `acr` and `auth_time`, kept for step-up rules (requireAuth acr / maxAge). */
   acr?: string;
   authTime?: number;
+  /** The `name` of the provider the user logged in with (several providers). */
+  provider?: string;
+  /** dpop: true — the key pair the tokens are bound to (RFC 9449). */
+  dpop?: StoredDpopKey;
 }
 
 /** What the middleware keeps under `req.session.oauth`. @private */
