@@ -18,11 +18,8 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RedisStore } from 'connect-redis';
 import express from 'express';
-import session from 'express-session';
-import { Redis } from 'ioredis';
-import { OAuthLoginError, oauthLogin, requireAuth } from 'express-oauth-login';
+import { OAuthLoginError, oauthLogin, oauthSession, requireAuth } from 'express-oauth-login';
 import { DEMO_USERS, startIdp } from './idp.js';
 import { errorPage, homePage, profilePage } from './views.js';
 
@@ -48,7 +45,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
  * @property {string} issuer the IdP's issuer URL
  * @property {boolean} embeddedIdp true when the demo IdP runs in this process
  * @property {string} sessionCookie the session cookie's name
- * @property {() => Promise<void>} close stops the app (and the embedded IdP, and the Redis client)
+ * @property {() => Promise<void>} close stops the app (and the embedded IdP, and the Redis connection)
  */
 
 /** The session cookie's own name: cookies on 127.0.0.1 are shared by every port, including the IdP's. */
@@ -125,24 +122,20 @@ async function build(server, baseURL, options) {
     res.status(204).end();
   });
 
-  // 2. Sessions: express-session with an opaque cookie; the tokens stay in the store (memory, or Redis).
-  const redis = options.redisUrl ? new Redis(options.redisUrl, { maxRetriesPerRequest: 2 }) : undefined;
-  app.use(
-    session({
-      name: SESSION_COOKIE,
-      secret: options.sessionSecret ?? randomBytes(32).toString('hex'),
-      resave: false,
-      saveUninitialized: false,
-      cookie: { httpOnly: true, sameSite: 'lax', secure: baseURL.startsWith('https:') },
-      ...(redis && { store: new RedisStore({ client: redis, prefix: 'example-app:' }) }),
-    }),
-  );
-
+  // 2. Sessions: oauthSession() is express-session set up for this middleware: an opaque HttpOnly, SameSite=Lax
+  //    cookie, and the tokens kept in the store (memory, or Redis with REDIS_URL).
   // 3. The login routes: GET /login, GET /callback, GET|POST /logout, POST /backchannel-logout.
   //    A missing clientId or clientSecret falls back to OAUTH_CLIENT_ID / OAUTH_CLIENT_SECRET, or fails with a message
   //    that names them.
+  let sessions;
   let login;
   try {
+    sessions = oauthSession({
+      secret: options.sessionSecret ?? randomBytes(32).toString('hex'),
+      baseURL,
+      cookie: { name: SESSION_COOKIE },
+      ...(options.redisUrl && { redis: options.redisUrl, prefix: 'example-app:' }),
+    });
     login = oauthLogin({
       issuer,
       clientId,
@@ -156,9 +149,10 @@ async function build(server, baseURL, options) {
     });
   } catch (err) {
     await idp?.close();
-    redis?.disconnect();
+    await sessions?.close();
     throw err;
   }
+  app.use(sessions);
   app.use(login);
 
   // 4. Pages. requireAuth() lets logged-in users through with req.user set, and sends others to log in.
@@ -217,7 +211,7 @@ async function build(server, baseURL, options) {
     close: async () => {
       await close(server);
       await idp?.close();
-      redis?.disconnect();
+      await sessions.close();
     },
   };
 }
