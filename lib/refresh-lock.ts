@@ -41,7 +41,9 @@ async function open(jwe: string, key: Uint8Array): Promise<Outcome> {
   const stored = JSON.parse(new TextDecoder().decode(plaintext)) as Stored;
   if ('tokens' in stored) return stored.tokens;
   if ('ended' in stored) return undefined;
-  throw new OAuthLoginError(stored.error.code, stored.error.status, stored.error.message);
+  const { code, status, message } = stored.error;
+  // The same class the attempt threw, for app error handlers that switch on it.
+  throw code.startsWith('idp_') ? new IdpUnavailableError(code, status, message) : new OAuthLoginError(code, status, message);
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -4,6 +4,7 @@
  */
 import { Redis } from 'ioredis';
 import { Browser, login } from './helpers/flow.js';
+import { HOSTILE_CLIENT_ID, HOSTILE_CLIENT_SECRET, type HostileIdp, startHostileIdp } from './helpers/hostile-idp.js';
 import { type TestIdp, startTestIdp } from './helpers/idp.js';
 import { monitorRedis, sessionIdFromCookie, startInstance } from './helpers/instances.js';
 import { type RedisServer, startRedis } from './helpers/redis.js';
@@ -81,3 +82,45 @@ test('50 concurrent requests on two instances after expiry: one refresh grant, e
   }
   expect(idp.grants.refresh_token).toBe(1);
 }, 45_000);
+
+describe('when the IdP fails during a shared refresh', () => {
+  let hostile: HostileIdp;
+  let c: TestServer;
+  let d: TestServer;
+
+  beforeAll(async () => {
+    hostile = await startHostileIdp();
+    c = await startServer();
+    d = await startServer();
+    // expires_in is 300 at this IdP: with refreshSkew 300 every request refreshes, which is what this test needs.
+    const config = { clientId: HOSTILE_CLIENT_ID, clientSecret: HOSTILE_CLIENT_SECRET, httpTimeout: 1000, refreshSkew: 300 };
+    c = await startInstance({ issuer: hostile.issuer, redis: redis.url, server: c, config });
+    d = await startInstance({ issuer: hostile.issuer, redis: redis.url, server: d, baseURL: c.url, config });
+  });
+  afterAll(async () => {
+    await c.close();
+    await d.close();
+    await hostile.close();
+  });
+
+  const refreshGrants = () => hostile.tokenRequests.filter((r) => r.get('grant_type') === 'refresh_token').length;
+
+  test('one attempt reaches the IdP, every waiting request gets its 504, and the session survives', async () => {
+    const browser = new Browser();
+    await login(browser, c.url);
+    const sid = sessionIdFromCookie(browser.cookie('app.sid')!.value);
+    const before = refreshGrants();
+    hostile.set({ tokenDelayMs: 3000 }); // slower than httpTimeout (1000 ms)
+    const responses = await Promise.all(Array.from({ length: 20 }, (_, i) => api(browser, i % 2 ? d.url : c.url)));
+    hostile.reset();
+    expect(responses.map((r) => r.status)).toEqual(Array(20).fill(504));
+    expect(new Set(responses.map((r) => JSON.parse(r.body).error))).toEqual(new Set(['idp_timeout']));
+    expect(refreshGrants() - before).toBe(1);
+    // The IdP being slow is no reason to log the user out: the session is still there, and the next request refreshes.
+    expect(await raw.exists(`sess:${sid}`)).toBe(1);
+    await new Promise((r) => setTimeout(r, 1100)); // the shared error outcome lives one second
+    const again = await api(browser, d.url);
+    expect(again.status).toBe(200);
+    expect(refreshGrants() - before).toBe(2);
+  }, 30_000);
+});

@@ -98,6 +98,34 @@ test('the Redis TTL follows the idle lifetime after login and the login timeout 
   expect(browser.cookie('app.sid')!.expires).toBeUndefined();
 });
 
+test('near the absolute lifetime the Redis TTL follows it, and past it the session is ended on the server', async () => {
+  const browser = new Browser();
+  const sid = await loginAcrossInstances(browser);
+  const key = `sess:${sid}`;
+  const edit = async (change: (user: { loginAt: number; seenAt: number }) => void) => {
+    const data = JSON.parse((await raw.get(key))!);
+    change(data.oauth.user);
+    await raw.set(key, JSON.stringify(data), 'KEEPTTL');
+  };
+  const now = Math.floor(Date.now() / 1000);
+  // Logged in long ago, last seen two minutes ago: this request stamps seenAt, and the new TTL is what is left of
+  // the absolute lifetime (100 s), not a fresh idle period.
+  await edit((u) => {
+    u.loginAt = now - (ABSOLUTE - 100);
+    u.seenAt = now - 120;
+  });
+  expect((await browser.request(`${b.url}/api/me`, { headers: { accept: 'application/json' } })).status).toBe(200);
+  const ttl = await raw.ttl(key);
+  expect(ttl).toBeGreaterThan(90);
+  expect(ttl).toBeLessThanOrEqual(100);
+  // Past the absolute lifetime (even though Redis still has the key): 401, and the key is deleted.
+  await edit((u) => {
+    u.loginAt = now - ABSOLUTE - 1;
+  });
+  expect((await browser.request(`${a.url}/api/me`, { headers: { accept: 'application/json' } })).status).toBe(401);
+  expect(await raw.exists(key)).toBe(0);
+});
+
 test('a typical login stores a session under 2 KB in Redis', async () => {
   const browser = new Browser();
   const sid = await loginAcrossInstances(browser);
