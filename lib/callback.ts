@@ -108,6 +108,7 @@ export function callbackHandler(ctx: Context): RequestHandler {
       }
       const user = await completeLogin(ctx, req, tokens, toStoredTokens(tokens), claims, pending.login);
       if (pending.login.dpop) user.dpop = pending.login.dpop;
+      if (config.name !== undefined) user.provider = config.name;
       await regenerateWithUser(req, user, (sessionId) => indexSession(ctx, req, user, sessionId));
       emit(req, 'login', {
         sub: user.sub,

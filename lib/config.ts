@@ -10,6 +10,7 @@ import { ConfigError } from './errors.js';
 import type { OAuthEvents } from './events.js';
 import { type RedisClient, isRedisClient } from './redis.js';
 import { PROFILES, applyProfileDefaults } from './profiles.js';
+import { PROVIDER_NAME, applyProviderDefaults } from './provider-names.js';
 
 /** Parameters the middleware owns: letting `authorizationParams` override them would undo a security check. */
 const RESERVED_AUTH_PARAMS = [
@@ -128,6 +129,7 @@ const schema = z
     dpop: z.boolean().default(false),
     responseMode: z.enum(['query', 'form_post'], { error: 'responseMode must be "query" or "form_post"' }).default('query'),
     profile: z.enum(PROFILES, { error: `profile must be ${PROFILES.map((p) => `"${p}"`).join(' or ')}` }).optional(),
+    name: z.string().regex(PROVIDER_NAME, 'name must be 1-32 letters, digits, "-" or "_" (it becomes part of the route paths)').optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -219,6 +221,7 @@ export function resolveConfig(input: OAuthLoginConfig | undefined, env: NodeJS.P
   }
   const raw: Record<string, unknown> = { ...(input ?? {}) };
   applyProfileDefaults(raw);
+  applyProviderDefaults(raw);
   for (const [field, name] of Object.entries(ENV)) {
     // A key in the environment is only picked up when private_key_jwt is chosen, so a shared env stays harmless.
     if (field === 'clientPrivateKey' && raw.tokenEndpointAuthMethod !== 'private_key_jwt') continue;

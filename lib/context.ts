@@ -7,6 +7,7 @@ import type { Request } from 'express';
 import type { ResolvedConfig } from './config.js';
 import { SetupError } from './errors.js';
 import type { Provider } from './provider.js';
+import { ownsSessionUser } from './provider-names.js';
 import type { Refresher } from './refresh.js';
 
 /** @private */
@@ -20,9 +21,16 @@ export interface Context {
 
 const CONTEXT = Symbol.for('express-oauth-login.context');
 
-/** @private */
+/**
+ * Attaches `ctx` to the request. With several providers (each router attaches its own), the first one mounted is
+ * the default and the one the session's user logged in with wins, so `requireAuth()` refreshes at the right IdP.
+ * @private
+ */
 export function attachContext(req: Request, ctx: Context): void {
-  (req as unknown as Record<symbol, Context>)[CONTEXT] = ctx;
+  const slot = req as unknown as Record<symbol, Context | undefined>;
+  const current = slot[CONTEXT];
+  if (current && current !== ctx && !ownsSessionUser(req, ctx)) return;
+  slot[CONTEXT] = ctx;
 }
 
 /** The context of the `oauthLogin()` this request went through, or a SetupError saying how to mount it. @private */

@@ -19,9 +19,12 @@ import { loginHandler } from './login.js';
 import { logoutHandler } from './logout.js';
 import { createProvider } from './provider.js';
 import { createRefresher } from './refresh.js';
+import { ownUsersOnly } from './provider-names.js';
+import { type ProviderConfig, providersRouter } from './providers.js';
 import { mountCallback } from './response-mode.js';
 
 export type { OAuthLoginConfig, ResolvedConfig } from './config.js';
+export type { ProviderConfig } from './providers.js';
 export { requireAuth, type RequireAuthOptions, type ClaimRuleValue } from './require-auth.js';
 export { getAccessToken } from './access-token.js';
 export { fetchWithToken, type FetchWithTokenInit } from './resource-fetch.js';
@@ -65,10 +68,14 @@ export type { RedisClient } from './redis.js';
  * The configuration is validated here, once; discovery happens lazily on the first login, so an IdP that is down
  * at start-up does not stop the app from starting.
  *
+ * Several providers: `oauthLogin([{ name: 'google', ... }, { name: 'okta', ... }])` gives each its own routes
+ * (`/login/<name>`, `/callback/<name>`) and a shared `/logout`; see providers.ts.
+ *
  * @throws {ConfigError} with one line per problem when the configuration is invalid.
  * @public
  */
-export function oauthLogin(config?: OAuthLoginConfig): Router {
+export function oauthLogin(config?: OAuthLoginConfig | ProviderConfig[]): Router {
+  if (Array.isArray(config)) return providersRouter(config, oauthLogin);
   const resolved = resolveConfig(config);
   if (resolved.allowInsecureRequests) {
     process.emitWarning(
@@ -91,8 +98,9 @@ export function oauthLogin(config?: OAuthLoginConfig): Router {
   });
   router.get(resolved.routes.login, loginHandler(ctx));
   mountCallback(router, ctx, callbackHandler(ctx));
-  router.get(resolved.routes.logout, logoutHandler(ctx));
-  router.post(resolved.routes.logout, logoutHandler(ctx));
+  // /logout may be shared by several providers: each handles its own users (provider-names.ts).
+  router.get(resolved.routes.logout, ownUsersOnly(ctx), logoutHandler(ctx));
+  router.post(resolved.routes.logout, ownUsersOnly(ctx), logoutHandler(ctx));
   if (resolved.backchannelLogout) router.post(resolved.routes.backchannelLogout, ...backchannelLogoutHandlers(ctx));
   return router;
 }

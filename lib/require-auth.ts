@@ -65,6 +65,7 @@ export function toAuthenticatedUser(user: StoredUser): AuthenticatedUser {
     claims: user.claims,
     accessToken: tokens.accessToken,
     tokenType: tokens.tokenType,
+    ...(user.provider !== undefined && { provider: user.provider }),
     ...(tokens.expiresAt !== undefined && { expiresAt: tokens.expiresAt }),
     ...(tokens.refreshToken !== undefined && { refreshToken: tokens.refreshToken }),
     ...(tokens.idToken !== undefined && { idToken: tokens.idToken }),

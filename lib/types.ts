@@ -10,8 +10,10 @@ export interface AuthenticatedUser {
   claims: Record<string, unknown>;
   /** A current access token: requireAuth refreshes it before it expires. */
   accessToken: string;
-  /** Usually `bearer`. */
+  /** The authorization scheme for the access token: `Bearer`, or `DPoP` for a DPoP-bound token (RFC 9449). */
   tokenType: string;
+  /** The `name` of the provider the user logged in with, when providers are named (several providers). */
+  provider?: string;
   /** Access token expiry, seconds since the epoch, when the IdP said. */
   expiresAt?: number;
   refreshToken?: string;

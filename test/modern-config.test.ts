@@ -4,7 +4,7 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { type OAuthLoginConfig, resolveConfig } from '../lib/config.js';
-import { ConfigError } from '../lib/index.js';
+import { ConfigError, oauthLogin } from '../lib/index.js';
 
 const base = { issuer: 'https://idp.example.com', clientId: 'app', baseURL: 'https://app.example.com' };
 const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -107,5 +107,43 @@ describe('profile "fapi2"', () => {
 
   test('an unknown profile is refused', () => {
     expect(problems({ ...fapi, profile: 'fapi1' as never })).toContainEqual('profile must be "fapi2"');
+  });
+});
+
+describe('several providers', () => {
+  const provider = (name: string, extra: Partial<OAuthLoginConfig> = {}) => ({ ...base, clientSecret: 's', name, ...extra });
+  const refused = (configs: unknown): string[] => {
+    try {
+      oauthLogin(configs as never);
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      return (err as ConfigError).problems;
+    }
+    throw new Error('expected a ConfigError');
+  };
+
+  test('a named provider gets /login/<name>, /callback/<name> and a shared /logout; explicit routes win', () => {
+    const c = resolves({ clientSecret: 's', name: 'okta' });
+    expect(c.routes).toMatchObject({ login: '/login/okta', callback: '/callback/okta', logout: '/logout' });
+    expect(c.redirectUri).toBe('https://app.example.com/callback/okta');
+    expect(resolves({ clientSecret: 's', name: 'okta', routes: { callback: '/cb' } }).routes).toMatchObject({ login: '/login/okta', callback: '/cb' });
+    expect(problems({ clientSecret: 's', name: 'no spaces/allowed' })).toEqual([expect.stringMatching(/^name must be 1-32 letters/)]);
+  });
+
+  test('missing or duplicate names, shared routes and per-provider problems are all listed, each with its provider', () => {
+    const list = refused([provider('google'), { ...base, clientSecret: 's' }, provider('google'), provider('okta', { routes: { login: '/login/google' } }), provider('bad', { clientSecret: undefined })]);
+    expect(list).toEqual([
+      'providers[1]: name is required with several providers, e.g. { name: \'google\', ... }',
+      'providers[2] ("google"): name "google" is used twice; names must be unique',
+      expect.stringMatching(/^providers\[2\] \("google"\): route \/login\/google is also used by provider "google"/),
+      expect.stringMatching(/^providers\[2\] \("google"\): route \/callback\/google is also used/),
+      expect.stringMatching(/^providers\[3\] \("okta"\): route \/login\/google is also used/),
+      expect.stringMatching(/^providers\[4\] \("bad"\): clientSecret is required/),
+    ]);
+    expect(refused([])).toEqual(['oauthLogin([...]) needs at least one provider']);
+  });
+
+  test('a single configuration keeps its plain routes', () => {
+    expect(resolves({ clientSecret: 's' }).routes).toMatchObject({ login: '/login', callback: '/callback', logout: '/logout' });
   });
 });
