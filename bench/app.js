@@ -33,7 +33,7 @@ const cookie = { httpOnly: true, sameSite: 'lax', maxAge: 24 * 3600 * 1000 };
 
 function sessionMiddleware() {
   if (opts.variant === 'ours' && typeof lib.oauthSession === 'function') {
-    return { how: 'oauthSession()', mw: lib.oauthSession({ secret: SECRET, ...(redis && { redis }), cookie: { name: COOKIE } }) };
+    return { how: `oauthSession(${redis ? '{ redis }' : ''})`, mw: lib.oauthSession({ secret: SECRET, baseURL, ...(redis && { redis }), cookie: { name: COOKIE } }) };
   }
   const common = { name: COOKIE, secret: SECRET, resave: false, saveUninitialized: false, cookie };
   if (!redis) return { how: 'express-session + MemoryStore', mw: session(common) };

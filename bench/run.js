@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { Redis } from 'ioredis';
 import { get, loginOnce, runLogins } from './driver.js';
+import { measurePieces } from './pieces.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const resultsDir = join(here, 'results');
@@ -236,6 +237,8 @@ async function main() {
         });
       }
     }
+    log('measuring the OAuth pieces of a login');
+    const pieces = await measurePieces({ issuer: idp.issuer, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET });
     const idpCpu = await idp.cpu();
     const report = {
       date: new Date().toISOString(),
@@ -244,6 +247,7 @@ async function main() {
       sessionSetup: Object.fromEntries(Object.values(apps).map((a) => [a.name, a.session])),
       trace,
       results,
+      pieces,
       idpCpuSeconds: idpCpu / 1e6,
       wallSeconds: (Date.now() - started) / 1000,
     };
@@ -295,6 +299,13 @@ function markdown(report) {
   const cmds = (d) => Object.entries(d).map(([k, v]) => `${k.toUpperCase()}×${v}`).join(' ');
   lines.push(`Redis commands of a single operation (no load): login → IdP → callback → first page: baseline ${t.baseline.loginTotal} (${cmds(t.baseline.login)}), ours ${t.ours.loginTotal} (${cmds(t.ours.login)}); ` +
     `authenticated GET: baseline ${t.baseline.authedTotal} (${cmds(t.baseline.authed)}), ours ${t.ours.authedTotal} (${cmds(t.ours.authed)}); unauthenticated bounce: baseline ${t.baseline.bounce}, ours ${t.ours.bounce}.`);
+  lines.push('');
+  const p = report.pieces;
+  lines.push(
+    `What the OAuth work of a login costs on the client side, measured alone (median CPU µs): token request ${fmt(p.tokenRequestIdpFetch)} ` +
+      `(with the global fetch: ${fmt(p.tokenRequestGlobalFetch)}), ID token signature check ${fmt(p.idTokenVerify)}, PKCE S256 challenge ${fmt(p.pkceChallenge)}, ` +
+      `state + nonce + verifier ${fmt(p.randomValues)}; together ${fmt(p.tokenRequestIdpFetch + p.idTokenVerify + p.pkceChallenge + p.randomValues)} µs.`,
+  );
   lines.push('');
   lines.push(`Sessions: ${Object.entries(report.sessionSetup).map(([k, v]) => `${k}: ${v}`).join('; ')}. ` +
     `The fast IdP used ${report.idpCpuSeconds.toFixed(1)} s of CPU in the whole run. Failed operations: ${report.results.reduce((n, r) => n + r.failures, 0)}. Wall time ${report.wallSeconds.toFixed(0)} s.`);
