@@ -8,7 +8,7 @@
  * with the app's CPU time per operation (process.cpuUsage deltas read from the app process over IPC) and, with
  * Redis, the commands per operation (INFO commandstats deltas).
  *
- * Environment: BENCH_ROUNDS (default 3), BENCH_SECONDS per round (default 4), BENCH_CONNECTIONS (16),
+ * Environment: BENCH_ROUNDS (default 4), BENCH_SECONDS per round (default 3), BENCH_CONNECTIONS (16),
  * BENCH_LOGIN_CONCURRENCY (8), BENCH_PROFILE=1 writes V8 CPU profiles of the apps to bench/results/profiles.
  */
 import { fork, spawn } from 'node:child_process';
@@ -24,8 +24,8 @@ import { measurePieces } from './pieces.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const resultsDir = join(here, 'results');
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const LOGIN_CONCURRENCY = Number(process.env.BENCH_LOGIN_CONCURRENCY ?? 8);
 const PROFILE = process.env.BENCH_PROFILE === '1';
