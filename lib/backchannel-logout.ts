@@ -122,7 +122,21 @@ async function endSessions(ctx: Context, req: Request, token: LogoutToken): Prom
     await destroyInStore(req, id);
     await index.remove(Object.values(keys), id);
   }
+  if (ids.length) destroyAgainLater(ctx, req.sessionStore, ids);
   return ids.length;
+}
+
+/**
+ * A request of an ended session that was already in flight (a refresh, the idle stamp) can save the session back
+ * after our destroy(), as with any express-session destroy. Every such request has finished after a couple of IdP
+ * timeouts, so destroying the same ids once more then removes what it wrote. A new login never reuses these ids
+ * (the session id is regenerated at login), so nothing else can be hit. Best effort: lost if the process stops.
+ */
+function destroyAgainLater(ctx: Context, store: Request['sessionStore'], ids: string[]): void {
+  const timer = setTimeout(() => {
+    for (const id of ids) store.destroy(id, () => undefined);
+  }, 2 * ctx.config.httpTimeout + 2000);
+  timer.unref();
 }
 
 function answer(req: Request, res: Response, err: unknown): void {
@@ -146,10 +160,17 @@ export function backchannelLogoutHandlers(ctx: Context): RequestHandler[] {
       const token = await validateLogoutToken(ctx, isObject(body) ? body.logout_token : undefined);
       // §2.6 step 7 (optional in the spec, done here): a jti is good once, for as long as the token is valid.
       const ttl = (token.exp ?? nowSeconds() + MAX_AGE_WITHOUT_EXP) - nowSeconds() + ctx.config.clockTolerance;
-      if (!(await sessionIndexFor(ctx, req).firstSeen(`${token.iss}|${token.jti}`, Math.max(ttl, 1)))) {
-        throw new LogoutTokenError('it was already used (replayed jti)');
+      const index = sessionIndexFor(ctx, req);
+      const jti = `${token.iss}|${token.jti}`;
+      if (!(await index.firstSeen(jti, Math.max(ttl, 1)))) throw new LogoutTokenError('it was already used (replayed jti)');
+      let sessions: number;
+      try {
+        sessions = await endSessions(ctx, req, token);
+      } catch (err) {
+        // Nothing (or not everything) was ended: let the IdP's retry of this very token through.
+        await index.forget(jti).catch(() => undefined);
+        throw err;
       }
-      const sessions = await endSessions(ctx, req, token);
       emit(req, 'backchannelLogout', {
         ...(token.sub !== undefined && { sub: token.sub }),
         ...(token.sid !== undefined && { sid: token.sid }),

@@ -21,6 +21,8 @@ export interface SessionIndex {
   remove(keys: string[], id: string): Promise<void>;
   /** True the first time `key` is seen within `ttl` seconds, false for a repeat (logout token replay). */
   firstSeen(key: string, ttl: number): Promise<boolean>;
+  /** Forgets a key marked by firstSeen (the logout it guarded failed, so a retry must pass). */
+  forget(key: string): Promise<void>;
 }
 
 /** Entries swept per call, so a busy process never pauses to clean a big map. */
@@ -74,6 +76,9 @@ export function createMemorySessionIndex(): SessionIndex {
       seen.set(key, Date.now() + ttl * 1000);
       return true;
     },
+    async forget(key) {
+      seen.delete(key);
+    },
   };
 }
 
@@ -96,6 +101,9 @@ export function createRedisSessionIndex(client: RedisClient, prefix: string, tim
     },
     async firstSeen(key, ttl) {
       return (await redisCall(timeoutMs, () => client.set(`${prefix}jti:${key}`, '1', 'EX', Math.max(1, ttl), 'NX'))) === 'OK';
+    },
+    async forget(key) {
+      await redisCall(timeoutMs, () => client.del(`${prefix}jti:${key}`));
     },
   };
 }

@@ -3,13 +3,18 @@
  * defect answers 400 invalid_request and ends nothing; a replayed token is refused; a valid one ends the session.
  */
 import { randomBytes } from 'node:crypto';
+import session from 'express-session';
 import { buildApp } from './helpers/app.js';
 import { Browser } from './helpers/browser.js';
 import { HOSTILE_CLIENT_ID, HOSTILE_CLIENT_SECRET, type HostileIdp, startHostileIdp } from './helpers/hostile-idp.js';
 import { type TestServer, startServer } from './helpers/servers.js';
+import { sessionIdOf } from './helpers/store.js';
 
 let app: TestServer;
 let idp: HostileIdp;
+const store = new session.MemoryStore();
+/** httpTimeout 500 ms: an ended session is destroyed once more 2 × 500 + 2000 ms later. */
+const REDESTROY_MS = 3000;
 
 beforeAll(async () => {
   idp = await startHostileIdp();
@@ -17,7 +22,8 @@ beforeAll(async () => {
   buildApp({
     server: app,
     issuer: idp.issuer,
-    config: { clientId: HOSTILE_CLIENT_ID, clientSecret: HOSTILE_CLIENT_SECRET, backchannelLogout: true },
+    store,
+    config: { clientId: HOSTILE_CLIENT_ID, clientSecret: HOSTILE_CLIENT_SECRET, backchannelLogout: true, httpTimeout: 500 },
   });
 });
 afterAll(async () => {
@@ -122,4 +128,20 @@ test('a body that is not a form, or a form without logout_token, is refused with
   expect((await post(JSON.stringify({ logout_token: token }), 'application/json')).status).toBe(400);
   expect((await post('other=1')).status).toBe(400);
   expect((await post(`logout_token=${'a'.repeat(40_000)}`)).status).toBe(400);
+});
+
+test('a session that an in-flight request writes back after the logout is destroyed again shortly after', async () => {
+  const sid = randomBytes(6).toString('hex');
+  const browser = await loggedInWithSid(sid);
+  const sessions = (store as unknown as { sessions: Record<string, string> }).sessions;
+  const id = sessionIdOf(browser);
+  const saved = sessions[id]!;
+  expect((await postToken(await idp.sign(claims(sid)))).status).toBe(200);
+  expect(await loggedIn(browser)).toBe(false);
+  // What a request that read the session before the logout and saves it afterwards (e.g. a refresh) would do.
+  sessions[id] = saved;
+  expect(await loggedIn(browser)).toBe(true);
+  await new Promise((r) => setTimeout(r, REDESTROY_MS + 300));
+  expect(sessions[id]).toBeUndefined();
+  expect(await loggedIn(browser)).toBe(false);
 });

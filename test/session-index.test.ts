@@ -49,13 +49,17 @@ describe.each(implementations)('%s index', (_name, make) => {
     expect(await index.members('sub:carol')).toEqual([]);
   });
 
-  test('firstSeen is true once per key until the ttl passes', async () => {
+  test('firstSeen is true once per key until the ttl passes or the key is forgotten', async () => {
     const index = make();
     expect(await index.firstSeen('iss|jti-1', 1)).toBe(true);
     expect(await index.firstSeen('iss|jti-1', 1)).toBe(false);
     expect(await index.firstSeen('iss|jti-2', 1)).toBe(true);
     await new Promise((r) => setTimeout(r, 2100));
     expect(await index.firstSeen('iss|jti-1', 1)).toBe(true);
+    expect(await index.firstSeen('iss|jti-3', 60)).toBe(true);
+    expect(await index.firstSeen('iss|jti-3', 60)).toBe(false);
+    await index.forget('iss|jti-3');
+    expect(await index.firstSeen('iss|jti-3', 60)).toBe(true);
   });
 });
 
