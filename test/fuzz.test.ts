@@ -104,7 +104,7 @@ describe('safeReturnTo (unit)', () => {
           expect(safeReturnTo(result, basePath)).toBe(result);
         }
       }),
-      { numRuns: 4000 },
+      { numRuns: 3000 },
     );
     // The generator must reach the interesting side too, or the property proves little.
     expect(accepted).toBeGreaterThan(100);
@@ -165,7 +165,7 @@ describe('through HTTP against the app and a (hostile but honest) IdP', () => {
         expect(res.status).toBe(302);
         expect(new URL(res.location!).origin).toBe(idp.issuer);
       }),
-      { numRuns: 300 },
+      { numRuns: 200 },
     );
   }, 60_000);
 
@@ -195,7 +195,7 @@ describe('through HTTP against the app and a (hostile but honest) IdP', () => {
         }
         if (how === 'twice') expect(callback.location).toBe(`${app.url}/`);
       }),
-      { numRuns: 200 },
+      { numRuns: 120 },
     );
   }, 60_000);
 
@@ -256,7 +256,7 @@ describe('through HTTP against the app and a (hostile but honest) IdP', () => {
         expect(res.headers.get('cache-control')).toBe('no-store');
         expect((await apiMe(browser)).status).toBe(401);
       }),
-      { numRuns: 400 },
+      { numRuns: 250 },
     );
   }, 60_000);
 
@@ -277,7 +277,7 @@ describe('through HTTP against the app and a (hostile but honest) IdP', () => {
         if (idp.tokenRequests.length > tokenCalls) reachedTokenEndpoint++;
         expect((await apiMe(browser)).status).toBe(401);
       }),
-      { numRuns: 400 },
+      { numRuns: 300 },
     );
     // Some inputs carried the real state and a plausible iss, so the token endpoint (and its error path) was exercised.
     expect(reachedTokenEndpoint).toBeGreaterThan(5);
