@@ -69,7 +69,14 @@ const page = (/** @type {string} */ title, /** @type {string} */ body) => `<!doc
 export async function startIdp(options) {
   const host = options.host ?? '127.0.0.1';
   const server = http.createServer();
-  await new Promise((resolve) => server.listen(options.port ?? 0, host, () => resolve(undefined)));
+  // A port in use rejects (EADDRINUSE) instead of crashing the process, so callers can say what to do.
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve(undefined);
+    });
+  });
   const address = /** @type {import('node:net').AddressInfo} */ (server.address());
   const issuer = `http://${host}:${address.port}`;
   /** @param {string} login */

@@ -107,7 +107,8 @@ async function build(server, baseURL, options) {
         },
       ],
       onEvent: (event, detail) => {
-        if (!options.quiet && event.endsWith('.error')) console.warn(`demo IdP: ${event}`, detail);
+        const error = /** @type {{ error?: Error } | undefined} */ (detail)?.error;
+        if (!options.quiet && event.endsWith('.error')) console.warn(`demo IdP: ${event}: ${error?.message ?? 'failed'}`);
       },
     });
     issuer = idp.issuer;
@@ -167,11 +168,13 @@ async function build(server, baseURL, options) {
 
   // 5. A protected JSON API. The browser calls it with its session cookie; the server calls the IdP's UserInfo
   //    endpoint (any API would do) with the user's access token, which never leaves the server.
-  const userinfoEndpoint = discoverUserinfoEndpoint(issuer);
-  app.get('/api/userinfo', requireAuth({ onUnauthenticated: '401' }), async (req, res, next) => {
+  let userinfoEndpoint = ''; // from the IdP's discovery document, on first use
+  app.get('/api/userinfo', requireAuth({ onUnauthenticated: '401' }), async (req, res) => {
+    const user = /** @type {Express.User} */ (req.user);
+    res.set('Cache-Control', 'no-store');
     try {
-      const user = /** @type {Express.User} */ (req.user);
-      const response = await fetch(await userinfoEndpoint, {
+      userinfoEndpoint ||= await discoverUserinfoEndpoint(/** @type {string} */ (issuer));
+      const response = await fetch(userinfoEndpoint, {
         headers: { Authorization: `Bearer ${user.accessToken}`, Accept: 'application/json' },
         signal: AbortSignal.timeout(5000),
       });
@@ -179,10 +182,9 @@ async function build(server, baseURL, options) {
         res.status(502).json({ error: 'upstream_error', message: `The UserInfo endpoint answered HTTP ${response.status}.` });
         return;
       }
-      res.set('Cache-Control', 'no-store');
       res.json({ calledAt: new Date().toISOString(), accessTokenExpiresAt: user.expiresAt ?? null, userinfo: await response.json() });
-    } catch (err) {
-      next(err);
+    } catch {
+      res.status(502).json({ error: 'upstream_unavailable', message: 'The UserInfo endpoint could not be reached. Try again.' });
     }
   });
 
@@ -217,19 +219,16 @@ async function build(server, baseURL, options) {
 }
 
 /**
- * The IdP's UserInfo endpoint, from its discovery document (fetched once, when the app starts).
+ * The IdP's UserInfo endpoint, from its OpenID Connect discovery document.
  * @param {string} issuer
  * @returns {Promise<string>}
  */
-function discoverUserinfoEndpoint(issuer) {
+async function discoverUserinfoEndpoint(issuer) {
   const url = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
-  const promise = fetch(url, { signal: AbortSignal.timeout(5000) }).then(async (res) => {
-    const metadata = /** @type {{ userinfo_endpoint?: string }} */ (await res.json());
-    if (!res.ok || !metadata.userinfo_endpoint) throw new Error(`${url} names no userinfo_endpoint`);
-    return metadata.userinfo_endpoint;
-  });
-  promise.catch(() => {}); // reported when the API is called, not as an unhandled rejection at start-up
-  return promise;
+  const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+  const metadata = /** @type {{ userinfo_endpoint?: unknown }} */ (await res.json());
+  if (!res.ok || typeof metadata.userinfo_endpoint !== 'string') throw new Error(`${url} names no userinfo_endpoint`);
+  return metadata.userinfo_endpoint;
 }
 
 /**
