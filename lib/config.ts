@@ -270,7 +270,9 @@ const sessionSchema = z
       .object({
         name: z.string().regex(COOKIE_NAME, 'cookie.name must be a cookie token (letters, digits, ._-)').default('oauth.sid'),
         secure: z.union([z.boolean(), z.literal('auto')]).optional(),
-        sameSite: z.enum(['lax', 'strict'], { error: 'cookie.sameSite must be "lax" or "strict" (the callback is a top-level GET, "none" is never needed)' }).default('lax'),
+        sameSite: z
+          .enum(['lax', 'strict', 'none'], { error: 'cookie.sameSite must be "lax" (default), "strict" or "none" (only for responseMode "form_post")' })
+          .default('lax'),
         domain: z.string().min(1).optional(),
         path: z.string().startsWith('/', 'cookie.path must start with "/"').default('/'),
         maxAge: z.number().int().positive('cookie.maxAge is in milliseconds and must be positive').optional(),
@@ -302,5 +304,9 @@ export function resolveSessionOptions(input: OAuthSessionOptions, env: NodeJS.Pr
   if (!parsed.success) throw new ConfigError(parsed.error.issues.map(describe));
   const o = parsed.data;
   const secure = o.cookie.secure ?? (o.baseURL ? new URL(o.baseURL).protocol === 'https:' : 'auto');
+  if (o.cookie.sameSite === 'none' && secure !== true) {
+    // Browsers drop SameSite=None cookies that are not Secure.
+    throw new ConfigError(['cookie.sameSite "none" needs a Secure cookie: use an https baseURL or cookie.secure: true']);
+  }
   return { ...o, secure };
 }

@@ -161,7 +161,9 @@ describe('oauthSession options', () => {
     expect(problems(() => oauthSession({ secret: 'short' }))).toMatch(/secret must be at least 32 characters/);
     expect(problems(() => oauthSession({ secret: SECRET, redis: 'http://127.0.0.1:6379' }))).toMatch(/redis must be a redis:\/\//);
     expect(problems(() => oauthSession({ secret: SECRET, redis: {} as never }))).toMatch(/redis must be/);
-    expect(problems(() => oauthSession({ secret: SECRET, cookie: { sameSite: 'none' as never } }))).toMatch(/cookie.sameSite/);
+    expect(problems(() => oauthSession({ secret: SECRET, cookie: { sameSite: 'always' as never } }))).toMatch(/cookie.sameSite must be/);
+    expect(problems(() => oauthSession({ secret: SECRET, cookie: { sameSite: 'none' } }))).toMatch(/cookie.sameSite "none" needs a Secure cookie/);
+    expect(typeof oauthSession({ secret: SECRET, baseURL: 'https://app.example.com', cookie: { sameSite: 'none' } })).toBe('function');
     expect(problems(() => oauthSession({ secret: SECRET, ttl: 5 }))).toMatch(/ttl is in seconds/);
     expect(problems(() => oauthSession({ secret: SECRET, colour: 'red' } as never))).toMatch(/unknown option\(s\): colour/);
   });
