@@ -60,8 +60,8 @@ beforeAll(async () => {
     cluster.once('error', reject);
   });
   app = await startServer();
-  idp = await startTestIdp({ appBases: [app.url], rotateRefreshTokens: true, accessTokenTTL: 62 });
-  app = await startInstance({ issuer: idp.issuer, redis: cluster, server: app, config: { refreshSkew: 60 } });
+  idp = await startTestIdp({ appBases: [app.url], rotateRefreshTokens: true });
+  app = await startInstance({ issuer: idp.issuer, redis: cluster, server: app });
 }, 50_000);
 afterAll(async () => {
   await app?.close();
@@ -83,10 +83,12 @@ test('full login and protected requests with sessions in a 3-node Redis Cluster'
   const stored = await cluster.get(`sess:${sid}`);
   expect(JSON.parse(stored!).oauth.user.sub).toBe('alice');
 
-  // The access token is due for refresh 2 s after login: the refresh takes the lock and stores its outcome on the
-  // cluster (lock and outcome share a hash tag, so one slot), and the rotated token lands in the session.
-  await new Promise((r) => setTimeout(r, 3000));
-  const before = JSON.parse(stored!).oauth.user.tokens.accessToken;
+  // The access token expires (its stored expiry moves into the past): the refresh takes the lock and stores its
+  // outcome on the cluster (lock and outcome share a hash tag, so one slot), and the rotated token lands in the session.
+  const data = JSON.parse(stored!);
+  const before = data.oauth.user.tokens.accessToken;
+  data.oauth.user.tokens.expiresAt = Math.floor(Date.now() / 1000) - 1;
+  await cluster.set(`sess:${sid}`, JSON.stringify(data), 'KEEPTTL');
   const responses = await Promise.all(
     Array.from({ length: 5 }, () => browser.request(`${app.url}/api/me`, { headers: { accept: 'application/json' } })),
   );

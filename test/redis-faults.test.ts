@@ -82,7 +82,7 @@ test('Redis stopped mid-session: 503s quickly on protected and login routes; res
     expect(api.status).toBe(503);
     expect(JSON.parse(api.body)).toEqual({ error: 'session_store_unavailable', message: expect.stringMatching(/try again/) });
     expect(api.headers.get('retry-after')).toBe('5');
-    expect(elapsed).toBeLessThan(3000); // storeTimeout is 1000 ms: bounded, no hang
+    expect(elapsed).toBeLessThan(4000); // storeTimeout is 1000 ms: bounded, no hang (slack for a busy machine)
 
     const page = await browser.request(`${app.url}/profile`);
     expect(page.status).toBe(503);
@@ -126,7 +126,7 @@ test('an app mounting express-session itself gets 503 (not 500) from oauthErrorH
     const res = await browser.request(`${own.url}/api/me`, { headers: json });
     expect(res.status).toBe(503);
     expect(JSON.parse(res.body).error).toBe('session_store_unavailable');
-    expect(Date.now() - started).toBeLessThan(3000);
+    expect(Date.now() - started).toBeLessThan(4000);
     const page = await browser.request(`${own.url}/login`);
     expect(page.status).toBe(503);
   } finally {

@@ -15,17 +15,12 @@ let idp: TestIdp;
 let a: TestServer;
 let b: TestServer;
 let raw: Redis;
-// The access token lives 66 s and is refreshed 60 s before it expires: it "expires" 6 s after login and the new one
-// stays good for 6 s, long enough for the burst below.
-const TTL = 66;
-const SKEW = 60;
-
 beforeAll(async () => {
   redis = await startRedis();
   a = await startServer();
   b = await startServer();
-  idp = await startTestIdp({ appBases: [a.url], rotateRefreshTokens: true, accessTokenTTL: TTL });
-  const config = { refreshSkew: SKEW, httpTimeout: 5000 };
+  idp = await startTestIdp({ appBases: [a.url], rotateRefreshTokens: true, accessTokenTTL: 600 });
+  const config = { httpTimeout: 5000 };
   a = await startInstance({ issuer: idp.issuer, redis: redis.url, server: a, config });
   b = await startInstance({ issuer: idp.issuer, redis: redis.url, server: b, baseURL: a.url, config });
   raw = new Redis(redis.url);
@@ -48,7 +43,10 @@ test('50 concurrent requests on two instances after expiry: one refresh grant, e
   const oldRefresh = JSON.parse((await raw.get(`sess:${sid}`))!).oauth.user.tokens.refreshToken as string;
   expect(idp.grants.refresh_token ?? 0).toBe(0);
 
-  await new Promise((r) => setTimeout(r, (before.expiresAt - SKEW - Math.floor(Date.now() / 1000) + 1) * 1000));
+  // The access token expires: as if its time had passed, the stored expiry moves into the past (same Redis TTL).
+  const data = JSON.parse((await raw.get(`sess:${sid}`))!);
+  data.oauth.user.tokens.expiresAt = Math.floor(Date.now() / 1000) - 1;
+  await raw.set(`sess:${sid}`, JSON.stringify(data), 'KEEPTTL');
   const monitor = await monitorRedis(redis.url);
   const started = Date.now();
   const responses = await Promise.all(Array.from({ length: 50 }, (_, i) => api(browser, i % 2 ? b.url : a.url)));
@@ -93,7 +91,7 @@ describe('when the IdP fails during a shared refresh', () => {
     c = await startServer();
     d = await startServer();
     // expires_in is 300 at this IdP: with refreshSkew 300 every request refreshes, which is what this test needs.
-    const config = { clientId: HOSTILE_CLIENT_ID, clientSecret: HOSTILE_CLIENT_SECRET, httpTimeout: 1000, refreshSkew: 300 };
+    const config = { clientId: HOSTILE_CLIENT_ID, clientSecret: HOSTILE_CLIENT_SECRET, httpTimeout: 2000, refreshSkew: 300 };
     c = await startInstance({ issuer: hostile.issuer, redis: redis.url, server: c, config });
     d = await startInstance({ issuer: hostile.issuer, redis: redis.url, server: d, baseURL: c.url, config });
   });
@@ -110,7 +108,7 @@ describe('when the IdP fails during a shared refresh', () => {
     await login(browser, c.url);
     const sid = sessionIdFromCookie(browser.cookie('app.sid')!.value);
     const before = refreshGrants();
-    hostile.set({ tokenDelayMs: 3000 }); // slower than httpTimeout (1000 ms)
+    hostile.set({ tokenDelayMs: 5000 }); // slower than httpTimeout (2000 ms)
     const responses = await Promise.all(Array.from({ length: 20 }, (_, i) => api(browser, i % 2 ? d.url : c.url)));
     hostile.reset();
     expect(responses.map((r) => r.status)).toEqual(Array(20).fill(504));
