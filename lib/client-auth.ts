@@ -5,7 +5,7 @@
  * configured key (node:crypto parses PEM and JWK, jose imports it as a CryptoKey) and picks the openid-client
  * ClientAuth.
  */
-import { type KeyObject, createPrivateKey } from 'node:crypto';
+import { type JsonWebKey, type KeyObject, createPrivateKey } from 'node:crypto';
 import { type JWK, importJWK } from 'jose';
 import * as client from 'openid-client';
 import { profileIssues } from './profiles.js';
@@ -63,7 +63,7 @@ export function parseClientKey(
     if (typeof input === 'string' && input.trim().startsWith('{')) jwkIn = JSON.parse(input) as JWK;
     else if (typeof input === 'object' && input !== null) jwkIn = input as JWK;
     keyObject = jwkIn
-      ? createPrivateKey({ key: jwkIn as import('node:crypto').JsonWebKey, format: 'jwk' })
+      ? createPrivateKey({ key: jwkIn as JsonWebKey, format: 'jwk' })
       : createPrivateKey(String(input));
   } catch {
     // The parser's message is not repeated: it could quote parts of the key.

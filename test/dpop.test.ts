@@ -16,6 +16,7 @@ import { type TestIdp, startTestIdp } from './helpers/idp.js';
 import { type TestServer, startServer } from './helpers/servers.js';
 
 let app: TestServer;
+let parApp: TestServer;
 let idp: TestIdp;
 const closers: Array<() => Promise<void>> = [];
 
@@ -40,17 +41,20 @@ function dpopApp(server: TestServer, issuer: string, config: Record<string, unkn
 
 beforeAll(async () => {
   app = await startServer();
+  parApp = await startServer();
   idp = await startTestIdp({
-    appBases: [app.url],
+    appBases: [app.url, parApp.url],
     accessTokenTTL: 20, // below refreshSkew: every request refreshes
     clientMetadata: { dpop_bound_access_tokens: true },
     features: { dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true } },
   });
   dpopApp(app, idp.issuer, { fetchUserinfo: true });
+  dpopApp(parApp, idp.issuer, { pushedAuthorizationRequests: true });
 });
 afterAll(async () => {
   for (const close of closers.reverse()) await close();
   await app.close();
+  await parApp.close();
   await idp.close();
 });
 
@@ -105,6 +109,17 @@ test('fetchWithToken calls a resource server with a proof; the same token withou
   expect(stolen.status).toBe(401);
   const noProof = await fetch(`${idp.issuer}/me`, { headers: { authorization: `DPoP ${body.accessToken}` } });
   expect([400, 401]).toContain(noProof.status); // invalid_dpop_proof
+});
+
+test('with PAR (nonces required) the login completes and the token is DPoP-bound', async () => {
+  const browser = new Browser();
+  const start = await browser.request(`${parApp.url}/login`);
+  expect([...new URL(start.location!).searchParams.keys()].sort()).toEqual(['client_id', 'request_uri']);
+  const { final } = await login(browser, parApp.url, { returnTo: '/api/me' });
+  expect(final.status).toBe(200);
+  const user = JSON.parse(final.body);
+  expect(user.tokenType).toBe('DPoP');
+  expect((await idp.provider.AccessToken.find(user.accessToken))?.jkt).toMatch(/^[A-Za-z0-9_-]{43}$/);
 });
 
 test('dpop: true with an IdP that does not advertise DPoP answers 500 idp_unsupported before any redirect', async () => {
