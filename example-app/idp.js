@@ -186,6 +186,9 @@ export async function startIdp(options) {
 
   const app = express();
   app.disable('x-powered-by');
+  app.get('/favicon.ico', (_req, res) => {
+    res.status(204).end();
+  });
   const form = express.urlencoded({ extended: false });
 
   app.get('/interaction/:uid', async (req, res, next) => {
