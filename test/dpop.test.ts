@@ -1,6 +1,6 @@
 /**
- * Issue 7, DPoP (RFC 9449) against the real OP with DPoP-bound tokens required for the client and nonces required
- * (so every token request first meets use_dpop_nonce and must be retried): the code is bound to a per-login key
+ * Issue 7, DPoP (RFC 9449) against the real OP with nonces required (so every token request first meets
+ * use_dpop_nonce and must be retried): the code is bound to a per-login key
  * (dpop_jkt), the access token is bound to it, refresh and UserInfo use it, and fetchWithToken() calls a resource
  * server with proofs. An IdP without DPoP, or one that hands out bearer tokens anyway, is refused.
  */
@@ -17,6 +17,7 @@ import { type TestServer, startServer } from './helpers/servers.js';
 
 let app: TestServer;
 let parApp: TestServer;
+let bearerApp: TestServer;
 let idp: TestIdp;
 const closers: Array<() => Promise<void>> = [];
 
@@ -42,19 +43,23 @@ function dpopApp(server: TestServer, issuer: string, config: Record<string, unkn
 beforeAll(async () => {
   app = await startServer();
   parApp = await startServer();
+  bearerApp = await startServer();
   idp = await startTestIdp({
-    appBases: [app.url, parApp.url],
+    appBases: [app.url, parApp.url, bearerApp.url],
     accessTokenTTL: 20, // below refreshSkew: every request refreshes
-    clientMetadata: { dpop_bound_access_tokens: true },
+    // DPoP is optional for the client, so the bearer app below can log in too; this suite's apps all ask for it.
+    clientMetadata: {},
     features: { dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true } },
   });
   dpopApp(app, idp.issuer, { fetchUserinfo: true });
   dpopApp(parApp, idp.issuer, { pushedAuthorizationRequests: true });
+  dpopApp(bearerApp, idp.issuer, { dpop: false });
 });
 afterAll(async () => {
   for (const close of closers.reverse()) await close();
   await app.close();
   await parApp.close();
+  await bearerApp.close();
   await idp.close();
 });
 
@@ -120,6 +125,15 @@ test('with PAR (nonces required) the login completes and the token is DPoP-bound
   const user = JSON.parse(final.body);
   expect(user.tokenType).toBe('DPoP');
   expect((await idp.provider.AccessToken.find(user.accessToken))?.jkt).toMatch(/^[A-Za-z0-9_-]{43}$/);
+});
+
+test('without dpop, fetchWithToken sends the bearer token and req.user.tokenType is Bearer', async () => {
+  const browser = new Browser();
+  const { final } = await login(browser, bearerApp.url, { returnTo: '/api/me' });
+  expect(JSON.parse(final.body).tokenType).toBe('Bearer');
+  const res = await browser.request(`${bearerApp.url}/api/userinfo`, { headers: { accept: 'application/json' } });
+  expect(res.status).toBe(200);
+  expect(JSON.parse(res.body).sub).toBe('alice');
 });
 
 test('dpop: true with an IdP that does not advertise DPoP answers 500 idp_unsupported before any redirect', async () => {
