@@ -124,3 +124,28 @@ test('an IdP whose discovery does not advertise the method answers 500 idp_unsup
   expect(body.message).toMatch(/tokenEndpointAuthMethod "private_key_jwt".*client_secret_basic, client_secret_post/);
   expect(res.location).toBeUndefined();
 });
+
+test('an IdP that takes private_key_jwt but not the key\'s algorithm answers idp_unsupported naming the algorithm', async () => {
+  const hostile = await startHostileIdp();
+  hostile.set({
+    discovery: {
+      token_endpoint_auth_methods_supported: ['private_key_jwt'],
+      token_endpoint_auth_signing_alg_values_supported: ['ES256'],
+    },
+  });
+  closers.push(() => hostile.close());
+  const app = await startServer();
+  closers.push(() => app.close());
+  buildApp({
+    server: app,
+    issuer: hostile.issuer,
+    errorHandler: true,
+    config: { clientId: HOSTILE_CLIENT_ID, tokenEndpointAuthMethod: 'private_key_jwt', clientPrivateKey: rsaKey('k').privateJwk, clientSecret: undefined },
+  });
+  const res = await new Browser().request(`${app.url}/login`, { headers: { accept: 'application/json' } });
+  expect(res.status).toBe(500);
+  const body = JSON.parse(res.body);
+  expect(body.code).toBe('idp_unsupported');
+  expect(body.message).toMatch(/client assertions signed with RS256 \(it accepts ES256/);
+  expect(body.message).not.toMatch(/tokenEndpointAuthMethod/);
+});

@@ -8,6 +8,7 @@ import { jest } from '@jest/globals';
 import { buildApp } from './helpers/app.js';
 import { Browser, type Hop, formAction, hiddenInputs } from './helpers/browser.js';
 import { signInAtIdp } from './helpers/flow.js';
+import { HOSTILE_CLIENT_ID, HOSTILE_CLIENT_SECRET, startHostileIdp } from './helpers/hostile-idp.js';
 import { type TestIdp, startTestIdp } from './helpers/idp.js';
 import { type TestServer, startServer } from './helpers/servers.js';
 
@@ -95,4 +96,24 @@ test('an error posted back (the user cancels) answers 403 idp_error', async () =
   const res = await browser.request(`${app.url}/callback`, { method: 'POST', body: fields, headers: { accept: 'application/json' } });
   expect(res.status).toBe(403);
   expect(JSON.parse(res.body).error).toBe('idp_error');
+});
+
+test('an IdP whose discovery lists response modes without form_post answers 500 idp_unsupported', async () => {
+  const hostile = await startHostileIdp();
+  hostile.set({ discovery: { response_modes_supported: ['query', 'fragment'] } });
+  const server = await startServer();
+  try {
+    buildApp({
+      server,
+      issuer: hostile.issuer,
+      errorHandler: true,
+      config: { clientId: HOSTILE_CLIENT_ID, clientSecret: HOSTILE_CLIENT_SECRET, responseMode: 'form_post' },
+    });
+    const res = await new Browser().request(`${server.url}/login`, { headers: { accept: 'application/json' } });
+    expect(res.status).toBe(500);
+    expect(JSON.parse(res.body)).toMatchObject({ code: 'idp_unsupported', message: expect.stringMatching(/responseMode "form_post"/) });
+  } finally {
+    await server.close();
+    await hostile.close();
+  }
 });
