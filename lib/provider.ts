@@ -8,13 +8,22 @@
  * fail. ID tokens reach us only from the token endpoint over the back channel, so refetching once per unknown `kid`
  * cannot be abused to make us hammer the IdP.
  */
-import { type JWTVerifyGetKey, createRemoteJWKSet, customFetch as joseCustomFetch } from 'jose';
+import {
+  type JSONWebKeySet,
+  type JWTVerifyGetKey,
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  errors as joseErrors,
+  customFetch as joseCustomFetch,
+} from 'jose';
 import * as client from 'openid-client';
 import { clientAuthFor } from './client-auth.js';
 import type { ResolvedConfig } from './config.js';
 import { IdpUnavailableError, findCause } from './errors.js';
 import { idpFetch } from './idp-http.js';
 import { assertIdpSupports } from './idp-support.js';
+
+type RemoteJWKSet = ReturnType<typeof createRemoteJWKSet>;
 
 /** Discovery is retried at most this often while the IdP is down, so a dead IdP is not hammered. */
 const RETRY_AFTER_FAILURE_MS = 1000;
@@ -108,6 +117,48 @@ async function discover(config: ResolvedConfig): Promise<client.Configuration> {
   return configuration;
 }
 
+/** The IdP's keys are refetched this often (and at once for an unknown `kid`), so a withdrawn key stops working. */
+const JWKS_MAX_AGE_MS = 10 * 60 * 1000;
+/** After a failed refetch, the cached keys are used without asking again for this long. */
+const JWKS_RETRY_AFTER_FAILURE_MS = 30 * 1000;
+
+/**
+ * Stale-if-error for the JWKS: when the periodic refetch fails (the JWKS endpoint is down or slow), logins keep
+ * verifying with the keys already fetched instead of failing, and the endpoint is asked again only after a pause,
+ * so a hanging endpoint does not add httpTimeout to every login. A `kid` the cached keys do not have still needs
+ * the endpoint: that fails with the transport error (502/504).
+ */
+function keepKeysWhenUnreachable(remote: RemoteJWKSet): JWTVerifyGetKey {
+  let failedAt = 0;
+  let local: { keys: JSONWebKeySet; getKey: JWTVerifyGetKey } | undefined;
+  const fromCache = (keys: JSONWebKeySet): JWTVerifyGetKey => {
+    if (local?.keys !== keys) local = { keys, getKey: createLocalJWKSet(keys) };
+    return local.getKey;
+  };
+  return async (header, token) => {
+    const cached = remote.jwks();
+    const stale = cached !== undefined && !remote.fresh;
+    if (stale && Date.now() - failedAt < JWKS_RETRY_AFTER_FAILURE_MS) {
+      try {
+        return await fromCache(cached)(header, token);
+      } catch {
+        // E.g. a kid the cached keys lack: ask the endpoint after all.
+      }
+    }
+    try {
+      return await remote(header, token);
+    } catch (err) {
+      if (!stale || err instanceof joseErrors.JWKSNoMatchingKey) throw err;
+      failedAt = Date.now();
+      try {
+        return await fromCache(cached)(header, token);
+      } catch {
+        throw err;
+      }
+    }
+  };
+}
+
 /** Creates the lazily discovered provider for a configuration. @private */
 export function createProvider(config: ResolvedConfig): Provider {
   let cached: Promise<client.Configuration> | undefined;
@@ -121,12 +172,14 @@ export function createProvider(config: ResolvedConfig): Provider {
       if (!uri) {
         throw new IdpUnavailableError('idp_bad_response', 502, 'The identity provider publishes no jwks_uri: its ID tokens cannot be verified.');
       }
-      jwks = createRemoteJWKSet(new URL(uri), {
-        timeoutDuration: config.httpTimeout,
-        cooldownDuration: 0,
-        cacheMaxAge: 10 * 60 * 1000,
-        [joseCustomFetch]: timedFetch(config) as never,
-      });
+      jwks = keepKeysWhenUnreachable(
+        createRemoteJWKSet(new URL(uri), {
+          timeoutDuration: config.httpTimeout,
+          cooldownDuration: 0,
+          cacheMaxAge: JWKS_MAX_AGE_MS,
+          [joseCustomFetch]: timedFetch(config) as never,
+        }),
+      );
       return jwks;
     },
     get() {

@@ -3,6 +3,7 @@
  * login works; a JWKS endpoint that goes down after its keys were cached does not stop logins; an IdP that is down
  * when the app starts only makes /login answer 503 until it is back.
  */
+import { jest } from '@jest/globals';
 import { buildApp } from './helpers/app.js';
 import { Browser, type Hop } from './helpers/browser.js';
 import { HOSTILE_CLIENT_ID, HOSTILE_CLIENT_SECRET, type HostileIdp, startHostileIdp } from './helpers/hostile-idp.js';
@@ -99,6 +100,32 @@ describe('JWKS endpoint faults', () => {
     expectFailed(await attempt(), 502, 'idp_unavailable');
     idp.reset();
     expectLoggedIn(await attempt());
+  });
+
+  test('when the cached keys go stale while the JWKS endpoint is down, logins go on with them; it is asked again after a pause', async () => {
+    expectLoggedIn(await attempt()); // keys cached now
+    const realNow = Date.now.bind(Date);
+    let shift = 11 * 60 * 1000; // past the 10-minute JWKS cache age
+    const clock = jest.spyOn(Date, 'now').mockImplementation(() => realNow() + shift);
+    try {
+      idp.set({ jwksDown: true });
+      const before = idp.hits['/jwks'] ?? 0;
+      expectLoggedIn(await attempt());
+      expect(idp.hits['/jwks']).toBe(before + 1); // the refetch was tried, failed, the cached keys were used
+      for (let i = 0; i < 3; i++) expectLoggedIn(await attempt());
+      expect(idp.hits['/jwks']).toBe(before + 1); // and not retried at every login
+      shift += 60 * 1000; // past the pause
+      expectLoggedIn(await attempt());
+      expect(idp.hits['/jwks']).toBe(before + 2);
+      idp.reset();
+      shift += 60 * 1000;
+      expectLoggedIn(await attempt());
+      expect(idp.hits['/jwks']).toBe(before + 3); // back: fetched, fresh again
+      expectLoggedIn(await attempt());
+      expect(idp.hits['/jwks']).toBe(before + 3);
+    } finally {
+      clock.mockRestore();
+    }
   });
 });
 
