@@ -66,7 +66,27 @@ export function coordinationClient(ctx: Pick<Context, 'config'>, req: Request): 
   const known = registry.get(store);
   if (known) return known;
   const raw = (store as { client?: unknown }).client;
-  return isRedisClient(raw) ? { client: raw, timeout: DEFAULT_REDIS_TIMEOUT } : undefined;
+  if (isRedisClient(raw)) return { client: raw, timeout: DEFAULT_REDIS_TIMEOUT };
+  warnUncoordinatedRedisStore(store);
+  return undefined;
+}
+
+let uncoordinatedWarned = false;
+
+/**
+ * A connect-redis store the app built itself hides its ioredis client behind an adapter without SET NX: sessions
+ * are shared, but refresh single flight and the back-channel logout index would silently stay per process. Say so
+ * once, with the fix.
+ */
+function warnUncoordinatedRedisStore(store: object): void {
+  if (uncoordinatedWarned || store.constructor?.name !== 'RedisStore') return;
+  uncoordinatedWarned = true;
+  process.emitWarning(
+    'express-oauth-login: the session store is a connect-redis store, but no Redis client was given for coordination: ' +
+      'refresh single flight and the back-channel logout index stay per process. Pass your ioredis client as ' +
+      'oauthLogin({ redis: client }), or build the session middleware with oauthSession({ redis: client }).',
+    { code: 'EXPRESS_OAUTH_LOGIN_REDIS_COORDINATION' },
+  );
 }
 
 /**
