@@ -12,7 +12,15 @@ import { newDpopKey } from './dpop.js';
 import { passError } from './errors.js';
 import { warnAboutFormPostCookie } from './response-mode.js';
 import { safeReturnTo } from './return-to.js';
-import { type PendingLogin, addPendingLogin, nowSeconds, saveSession, sessionOf, warnAboutCookie } from './session-state.js';
+import {
+  type PendingLogin,
+  addPendingLogin,
+  nowSeconds,
+  saveSession,
+  serializedUpdate,
+  sessionOf,
+  warnAboutCookie,
+} from './session-state.js';
 
 /** What a login started by the middleware itself (step-up, silent login) asks for beyond a plain login. @private */
 export interface LoginRequest {
@@ -72,9 +80,11 @@ export async function startLogin(ctx: Context, req: Request, res: Response, requ
     code_challenge: codeChallenge,
     code_challenge_method: 'S256',
   }, dpop);
-  addPendingLogin(session, state, pending, { max: config.maxPendingLogins, ttl: config.loginTimeout });
-  // Saved before the redirect: the callback may arrive at another instance before this response ends.
-  await saveSession(req);
+  await serializedUpdate(req, async () => {
+    addPendingLogin(sessionOf(req), state, pending, { max: config.maxPendingLogins, ttl: config.loginTimeout });
+    // Saved before the redirect: the callback may arrive at another instance before this response ends.
+    await saveSession(req);
+  });
   res.set('Cache-Control', 'no-store');
   res.redirect(302, url.href);
 }

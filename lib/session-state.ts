@@ -261,3 +261,34 @@ export function destroySession(req: Request): Promise<void> {
     sessionOf(req).destroy((err: unknown) => (err ? reject(storeFailure(err)) : resolve()));
   });
 }
+
+/** Session ids with a pending-login update under way in this process, and the promise that ends it. */
+const updating = new Map<string, Promise<void>>();
+
+/**
+ * Runs `update` (which changes the session and saves it) after any other update of the same session in this
+ * process, reloading the session first when it had to wait. Two tabs restored at once both hit /login with the same
+ * session: without this, each would save its own copy and the last write would drop the other's pending login.
+ * Uncontended, it costs nothing: no reload, no store call.
+ * @private
+ */
+export async function serializedUpdate(req: Request, update: () => Promise<void>): Promise<void> {
+  const id = req.sessionID;
+  const before = updating.get(id);
+  let done!: () => void;
+  const mine = new Promise<void>((resolve) => (done = resolve));
+  const chained = (before ?? Promise.resolve()).then(() => mine);
+  updating.set(id, chained);
+  try {
+    if (before) {
+      await before;
+      // Another request of this session saved meanwhile: start from what is in the store now. A session that is
+      // gone from the store (a login finished and regenerated it) keeps the copy this request loaded.
+      await new Promise<void>((resolve) => sessionOf(req).reload(() => resolve()));
+    }
+    await update();
+  } finally {
+    done();
+    if (updating.get(id) === chained) updating.delete(id);
+  }
+}

@@ -162,3 +162,19 @@ test('the default error page escapes what the IdP sent', async () => {
   expect(res.body).not.toContain('<script>alert(1)</script>');
   expect(res.body).toContain('&lt;script&gt;');
 });
+
+test('logins started at the same moment in one session (tabs restored together) all stay pending and can finish', async () => {
+  const browser = new Browser();
+  await browser.request(`${app.url}/login?returnTo=%2Ffirst`); // the session exists from here on
+  const starts = await Promise.all([1, 2, 3, 4].map((i) => browser.request(`${app.url}/login?returnTo=%2Ftab${i}`)));
+  const sid = decodeURIComponent(browser.cookie('app.sid')!.value).slice(2).split('.')[0]!;
+  const stored = JSON.parse((store as unknown as { sessions: Record<string, string> }).sessions[sid]!);
+  const states = starts.map((s) => new URL(s.location!).searchParams.get('state'));
+  expect(Object.keys(stored.oauth.pending)).toEqual(expect.arrayContaining(states));
+  expect(Object.keys(stored.oauth.pending)).toHaveLength(5);
+  // And each of them completes (the IdP session from the first sign-in carries the others straight back).
+  const first = await signInAtIdp(browser, await browser.navigate(starts[2]!.location!));
+  expect(first.at(-1)!.url).toBe(`${app.url}/tab3`);
+  const second = await browser.navigate(starts[0]!.location!);
+  expect(second.at(-1)!.url).toBe(`${app.url}/tab1`);
+});
