@@ -22,6 +22,7 @@ import { createRefresher } from './refresh.js';
 import { ownUsersOnly } from './provider-names.js';
 import { type ProviderConfig, providersRouter } from './providers.js';
 import { mountCallback } from './response-mode.js';
+import { noteSessionLoaded } from './session-state.js';
 
 export type { OAuthLoginConfig, ResolvedConfig } from './config.js';
 export type { ProviderConfig } from './providers.js';
@@ -92,6 +93,7 @@ export function oauthLogin(config?: OAuthLoginConfig | ProviderConfig[]): Router
   };
   const router = Router();
   router.use((req, _res, next) => {
+    noteSessionLoaded(req);
     attachContext(req, ctx);
     attachEvents(req, resolved.events);
     next();
