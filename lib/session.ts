@@ -107,7 +107,11 @@ function buildStore(o: ResolvedSessionOptions): { store?: Store; close(): Promis
         { code: 'EXPRESS_OAUTH_LOGIN_MEMORYSTORE' },
       );
     }
-    return { close: async () => undefined };
+    // Like disableTouch for Redis: idle time is tracked in the session itself (seenAt, written at most once a
+    // minute), so express-session's per-request touch, which re-serialises the whole session, buys nothing.
+    const memory = new session.MemoryStore();
+    Object.defineProperty(memory, 'touch', { value: undefined });
+    return { store: memory, close: async () => undefined };
   }
   const client = typeof o.redis === 'string' ? createClient(o.redis, o.storeTimeout) : o.redis;
   const store = new BoundedRedisStore(

@@ -2,10 +2,13 @@
  * Store traffic of a login: what the benchmark counts in Redis, checked here on a real (counting) MemoryStore.
  * A regenerated session must be written once, not once by the callback and again when the response ends.
  */
+import { jest } from '@jest/globals';
+import express from 'express';
 import session from 'express-session';
-import { buildApp } from './helpers/app.js';
+import { oauthLogin, oauthSession, requireAuth } from '../lib/index.js';
+import { buildApp, testConfig } from './helpers/app.js';
 import { Browser } from './helpers/browser.js';
-import { login } from './helpers/flow.js';
+import { login, signInAtIdp } from './helpers/flow.js';
 import { type TestIdp, startTestIdp } from './helpers/idp.js';
 import { type TestServer, startServer } from './helpers/servers.js';
 
@@ -36,16 +39,19 @@ class CountingStore extends session.MemoryStore {
 }
 
 let app: TestServer;
+let memApp: TestServer;
 let idp: TestIdp;
 const store = new CountingStore();
 
 beforeAll(async () => {
   app = await startServer();
-  idp = await startTestIdp({ appBases: [app.url] });
+  memApp = await startServer();
+  idp = await startTestIdp({ appBases: [app.url, memApp.url] });
   buildApp({ server: app, issuer: idp.issuer, store });
 });
 afterAll(async () => {
   await app.close();
+  await memApp.close();
   await idp.close();
 });
 
@@ -78,4 +84,32 @@ test('authenticated requests that change nothing do not write the session', asyn
     expect(me.status).toBe(200);
   }
   expect(store.take()).toEqual({ get: 3 });
+});
+
+test('oauthSession() without Redis: an authenticated request reads the session and neither touches nor writes it', async () => {
+  const server = memApp;
+  const a = express();
+  a.use(oauthSession({ secret: 'test-secret-long-enough-for-the-schema-0123456789', baseURL: server.url }));
+  a.use(oauthLogin(testConfig(server, idp.issuer)));
+  a.get('/api/me', requireAuth(), (req, res) => res.json({ sub: req.user?.sub }));
+  server.handle(a);
+  const proto = session.MemoryStore.prototype;
+  const touch = jest.spyOn(proto, 'touch');
+  const set = jest.spyOn(proto, 'set');
+  try {
+    const browser = new Browser();
+    const hops = await browser.navigate(`${server.url}/login`);
+    await signInAtIdp(browser, hops);
+    touch.mockClear();
+    set.mockClear();
+    for (let i = 0; i < 3; i++) {
+      const me = await browser.request(`${server.url}/api/me`, { headers: { accept: 'application/json' } });
+      expect(JSON.parse(me.body)).toEqual({ sub: 'alice' });
+    }
+    expect(touch).not.toHaveBeenCalled();
+    expect(set).not.toHaveBeenCalled();
+  } finally {
+    touch.mockRestore();
+    set.mockRestore();
+  }
 });
