@@ -7,10 +7,11 @@
  * `{ error: 'invalid_request', error_description }`; the app still hears about failures through the `error` event.
  */
 import express, { type Request, type RequestHandler, type Response } from 'express';
-import { type JWTPayload, decodeProtectedHeader, jwtVerify } from 'jose';
+import { type JWTPayload, decodeProtectedHeader } from 'jose';
 import type { Context } from './context.js';
 import { IdpUnavailableError, LogoutTokenError, OAuthLoginError, SessionStoreError, findCause } from './errors.js';
-import { emit } from './events.js';
+import { emit, emitError } from './events.js';
+import { isAcceptedAlg, verifyIdpJwt } from './id-token.js';
 import { indexKeys, sessionIndexFor } from './session-index.js';
 import { nowSeconds } from './session-state.js';
 
@@ -50,7 +51,7 @@ export async function validateLogoutToken(ctx: Context, token: unknown): Promise
     throw new LogoutTokenError('it is not a signed JWT');
   }
   // §2.6 step 3: the alg is validated as for ID tokens: never "none", only the accepted algorithms.
-  if (typeof header.alg !== 'string' || header.alg === 'none' || !config.idTokenSigningAlgs.includes(header.alg)) {
+  if (!isAcceptedAlg(header.alg, config)) {
     throw new LogoutTokenError('its signing algorithm is not accepted');
   }
   // §2.4 explicit typing: another kind of JWT (e.g. an access token) must not pass as a logout token.
@@ -58,19 +59,13 @@ export async function validateLogoutToken(ctx: Context, token: unknown): Promise
     throw new LogoutTokenError('its typ header says it is not a logout token');
   }
   const configuration = await ctx.provider.get();
-  const options = {
-    issuer: configuration.serverMetadata().issuer,
-    audience: config.clientId,
-    algorithms: config.idTokenSigningAlgs,
-    clockTolerance: config.clockTolerance,
-    requiredClaims: ['iat', 'jti', 'events'],
-  };
   let payload: JWTPayload;
   try {
-    const verified = header.alg.startsWith('HS')
-      ? await jwtVerify(token, new TextEncoder().encode(config.clientSecret), options)
-      : await jwtVerify(token, await ctx.provider.keys(), options);
-    payload = verified.payload;
+    payload = await verifyIdpJwt(token, header.alg, config, ctx.provider, {
+      issuer: configuration.serverMetadata().issuer,
+      audience: config.clientId,
+      requiredClaims: ['iat', 'jti', 'events'],
+    });
   } catch (err) {
     const transport = findCause(err, IdpUnavailableError);
     if (transport) throw transport;
@@ -142,7 +137,7 @@ function destroyAgainLater(ctx: Context, store: Request['sessionStore'], ids: st
 function answer(req: Request, res: Response, err: unknown): void {
   res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
   const known = err instanceof OAuthLoginError ? err : new SessionStoreError({ cause: err });
-  emit(req, 'error', { code: known.code, status: known.status, message: known.message, path: req.originalUrl.split('?')[0] ?? '' });
+  emitError(req, known);
   // §2.8: 400 for a token we refuse; a store or IdP outage is not the token's fault, so say so (5xx: the IdP may retry).
   const error = known instanceof LogoutTokenError ? 'invalid_request' : 'temporarily_unavailable';
   res.status(known.status).json({ error, error_description: known.message });

@@ -12,7 +12,7 @@ import { emit } from './events.js';
 import { acceptIdToken } from './id-token.js';
 import { assertDpopBound, authorizationScheme, dpopOptions } from './dpop.js';
 import { callbackError } from './protocol-errors.js';
-import { responseSearch } from './response-mode.js';
+import { CALLBACK_HEADERS, responseSearch } from './response-mode.js';
 import { indexSession } from './session-index.js';
 import { type StoredTokens, nowSeconds, regenerateWithUser, sessionOf, takePendingLogin } from './session-state.js';
 import { isInteractionRequired } from './silent-login.js';
@@ -43,7 +43,7 @@ export function callbackHandler(ctx: Context): RequestHandler {
   const { config } = ctx;
   return async (req, res, next) => {
     // The URL holds a one-time code: keep it out of caches and out of the Referer of whatever comes next.
-    res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache', 'Referrer-Policy': 'no-referrer' });
+    res.set(CALLBACK_HEADERS);
     try {
       const session = sessionOf(req);
       const url = responseUrl(req, ctx);

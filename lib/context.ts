@@ -35,7 +35,7 @@ export function attachContext(req: Request, ctx: Context): void {
 
 /** The context of the `oauthLogin()` this request went through, or a SetupError saying how to mount it. @private */
 export function contextOf(req: Request): Context {
-  const ctx = (req as unknown as Record<symbol, Context | undefined>)[CONTEXT];
+  const ctx = peekContext(req);
   if (!ctx) {
     throw new SetupError(
       'not_mounted',

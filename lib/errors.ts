@@ -6,7 +6,7 @@
  * and written to logs.
  */
 import type { NextFunction, Request, Response } from 'express';
-import { emit } from './events.js';
+import { emitError } from './events.js';
 
 /** Stable, machine-readable error codes. Documented in README ("Error codes"). @public */
 export type OAuthErrorCode =
@@ -231,10 +231,7 @@ export function passError(
   loginPath: string,
   format?: 'json',
 ): void {
-  if (err instanceof OAuthLoginError) {
-    // The path only: a callback's query string holds the authorization code.
-    emit(req, 'error', { code: err.code, status: err.status, message: err.message, path: req.originalUrl.split('?')[0] ?? '' });
-  }
+  if (err instanceof OAuthLoginError) emitError(req, err);
   if (err instanceof OAuthLoginError && !appHasErrorHandler(req)) {
     renderError(req, res, err, loginPath, format);
     return;

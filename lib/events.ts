@@ -104,3 +104,8 @@ export function emit<K extends keyof OAuthEventMap>(req: Request, name: K, detai
     listenerFailed(err);
   }
 }
+
+/** Reports one of the middleware's errors; the path only, since a callback's query string holds the code. @private */
+export function emitError(req: Request, err: { code: string; status: number; message: string }): void {
+  emit(req, 'error', { code: err.code, status: err.status, message: err.message, path: req.originalUrl.split('?')[0] ?? '' });
+}

@@ -4,7 +4,7 @@
  * algorithm must be one we accept (never `none`, HMAC with the client secret only when configured); `iat` must not
  * lie in the future.
  */
-import { jwtVerify } from 'jose';
+import { type JWTPayload, type JWTVerifyOptions, jwtVerify } from 'jose';
 import type { ResolvedConfig } from './config.js';
 import { IdpUnavailableError, TokenValidationError, findCause } from './errors.js';
 import type { Provider } from './provider.js';
@@ -27,28 +27,46 @@ function joseHeader(jwt: string): { alg?: unknown } {
   }
 }
 
+/** True when `alg` is one the app accepts for JWTs the IdP signs (never `none`; see idTokenSigningAlgs). @private */
+export function isAcceptedAlg(alg: unknown, config: ResolvedConfig): alg is string {
+  return typeof alg === 'string' && alg !== 'none' && config.idTokenSigningAlgs.includes(alg);
+}
+
 /**
- * Verifies the ID token's signature with the IdP's keys (or, for an explicitly allowed HS* algorithm, with the
- * client secret).
+ * Verifies a JWT the IdP signed (ID token, logout token) with the IdP's keys, or, for an explicitly allowed HS*
+ * algorithm, with the client secret; `alg` must have passed {@link isAcceptedAlg}. jose's errors pass through for
+ * the caller to word; a JWKS transport failure surfaces as IdpUnavailableError in the cause chain.
+ * @private
+ */
+export async function verifyIdpJwt(
+  jwt: string,
+  alg: string,
+  config: ResolvedConfig,
+  provider: Provider,
+  options: JWTVerifyOptions = {},
+): Promise<JWTPayload> {
+  const all = { algorithms: config.idTokenSigningAlgs, clockTolerance: config.clockTolerance, ...options };
+  if (!alg.startsWith('HS')) return (await jwtVerify(jwt, await provider.keys(), all)).payload;
+  // config.ts only lets HS* into idTokenSigningAlgs together with a clientSecret.
+  if (!config.clientSecret) throw new Error(`alg "${alg}" needs a clientSecret`);
+  return (await jwtVerify(jwt, new TextEncoder().encode(config.clientSecret), all)).payload;
+}
+
+/**
+ * Verifies the ID token's signature and algorithm (OIDC Core §3.1.3.7 steps 6-8).
  * @throws {TokenValidationError} on a bad signature or algorithm; IdpUnavailableError when the JWKS is unreachable.
  * @private
  */
 export async function verifyIdTokenSignature(idToken: string, config: ResolvedConfig, provider: Provider): Promise<void> {
   const { alg } = joseHeader(idToken);
-  if (typeof alg !== 'string' || alg === 'none' || !config.idTokenSigningAlgs.includes(alg)) {
+  if (!isAcceptedAlg(alg, config)) {
     throw invalid(`it is signed with alg "${clean(alg)}", which is not accepted (idTokenSigningAlgs)`);
   }
   try {
-    const options = { algorithms: config.idTokenSigningAlgs, clockTolerance: config.clockTolerance };
-    if (alg.startsWith('HS')) {
-      // config.ts only lets HS* into idTokenSigningAlgs together with a clientSecret.
-      if (!config.clientSecret) throw invalid(`alg "${alg}" needs a clientSecret`);
-      await jwtVerify(idToken, new TextEncoder().encode(config.clientSecret), options);
-    } else await jwtVerify(idToken, await provider.keys(), options);
+    await verifyIdpJwt(idToken, alg, config, provider);
   } catch (err) {
     const transport = findCause(err, IdpUnavailableError);
     if (transport) throw transport;
-    if (err instanceof TokenValidationError) throw err;
     throw invalid('its signature does not verify with the identity provider\'s published keys');
   }
 }

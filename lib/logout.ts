@@ -6,10 +6,10 @@
 import type { Request, RequestHandler } from 'express';
 import * as client from 'openid-client';
 import type { Context } from './context.js';
-import { SessionStoreError, passError } from './errors.js';
+import { passError } from './errors.js';
 import { emit } from './events.js';
 import { unindexSession } from './session-index.js';
-import { type StoredUser, destroySession, saveSession, sessionOf, storedUser } from './session-state.js';
+import { type StoredUser, destroySession, regenerateSession, saveSession, sessionOf, storedUser } from './session-state.js';
 
 async function endSessionUrl(ctx: Context, user: StoredUser): Promise<string | undefined> {
   const { config } = ctx;
@@ -31,10 +31,7 @@ async function endSessionUrl(ctx: Context, user: StoredUser): Promise<string | u
  * logged out, so attemptSilentLogin() does not sign them straight back in with their IdP session.
  */
 async function replaceSession(req: Request): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    sessionOf(req).regenerate((err: unknown) => (err ? reject(new SessionStoreError({ cause: err })) : resolve()));
-  });
-  sessionOf(req).oauth = { silentTried: true };
+  (await regenerateSession(req)).oauth = { silentTried: true };
   await saveSession(req);
 }
 

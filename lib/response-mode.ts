@@ -13,6 +13,13 @@ import type { Context } from './context.js';
 import { LoginStateError, passError } from './errors.js';
 import { sessionOf } from './session-state.js';
 
+/**
+ * Headers of every answer at the callback: its request carries a one-time code, so nothing may be cached and the
+ * next page must not receive the callback URL as its Referer.
+ * @private
+ */
+export const CALLBACK_HEADERS = { 'Cache-Control': 'no-store', Pragma: 'no-cache', 'Referrer-Policy': 'no-referrer' } as const;
+
 /** The authorization response parameters: the POST body with form_post, else the query string. @private */
 export function responseSearch(req: Request): string {
   if (req.method === 'POST') {
@@ -46,7 +53,7 @@ export function warnAboutFormPostCookie(req: Request, ctx: Context): void {
 /** Answers a callback that carries no session with a message about the cookie, rather than a bare state_unknown. */
 function formPostSessionCheck(ctx: Context): RequestHandler {
   return (req, res, next) => {
-    res.set({ 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' });
+    res.set(CALLBACK_HEADERS);
     try {
       if (!sessionOf(req).oauth?.pending) {
         throw new LoginStateError(
@@ -67,7 +74,7 @@ function formPostSessionCheck(ctx: Context): RequestHandler {
 /** A callback request in the wrong shape for the response mode: refused before any state is consumed. */
 function wrongMethod(ctx: Context): RequestHandler {
   return (req, res, next) => {
-    res.set({ 'Cache-Control': 'no-store', 'Referrer-Policy': 'no-referrer' });
+    res.set(CALLBACK_HEADERS);
     passError(
       req,
       res,

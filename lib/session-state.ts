@@ -189,6 +189,16 @@ function storeFailure(err: unknown): SessionStoreError {
 }
 
 /**
+ * Replaces the session with a new, empty one under a new id; the old id is destroyed in the store. @private
+ */
+export async function regenerateSession(req: Request): Promise<ReqSession> {
+  await new Promise<void>((resolve, reject) => {
+    sessionOf(req).regenerate((err: unknown) => (err ? reject(storeFailure(err)) : resolve()));
+  });
+  return sessionOf(req);
+}
+
+/**
  * Issues a new session id (defeats session fixation) and stores the user in it. Other logins still pending in
  * this browser (other tabs) move to the new session so they can finish too.
  * @private
@@ -199,10 +209,7 @@ export async function regenerateWithUser(
   beforeSave?: (sessionId: string) => Promise<void>,
 ): Promise<void> {
   const pending = sessionOf(req).oauth?.pending;
-  await new Promise<void>((resolve, reject) => {
-    sessionOf(req).regenerate((err: unknown) => (err ? reject(storeFailure(err)) : resolve()));
-  });
-  const session = sessionOf(req);
+  const session = await regenerateSession(req);
   // E.g. index the new id for back-channel logout: if that fails, the user is never stored (no half-made login).
   if (beforeSave) await beforeSave(session.id);
   session.oauth = pending && Object.keys(pending).length ? { pending, user } : { user };

@@ -31,14 +31,14 @@ export function isInteractionRequired(err: unknown): boolean {
 export function attemptSilentLogin(): RequestHandler {
   return async (req, res, next) => {
     let ctx;
+    let session;
     try {
       ctx = contextOf(req);
-      sessionOf(req);
+      session = sessionOf(req);
     } catch (err) {
       passError(req, res, next, err, '/login');
       return;
     }
-    const session = sessionOf(req);
     if (!wantsRedirect(req) || session.oauth?.user || session.oauth?.silentTried) {
       next();
       return;
