@@ -6,10 +6,10 @@
 import { Redis } from 'ioredis';
 import { Browser, formAction, hiddenInputs } from './helpers/browser.js';
 import { login } from './helpers/flow.js';
-import { CLIENT_ID, type TestIdp, startTestIdp } from './helpers/idp.js';
-import { sessionIdFromCookie, startInstance } from './helpers/instances.js';
-import { type RedisServer, startRedis } from './helpers/redis.js';
-import { type TestServer, startServer } from './helpers/servers.js';
+import { CLIENT_ID, type TestIdp } from './helpers/idp.js';
+import { sessionIdFromCookie, startTwoInstances } from './helpers/instances.js';
+import type { RedisServer } from './helpers/redis.js';
+import type { TestServer } from './helpers/servers.js';
 
 let redis: RedisServer;
 let idp: TestIdp;
@@ -17,23 +17,11 @@ let a: TestServer;
 let b: TestServer;
 let raw: Redis;
 
+let close: () => Promise<void>;
 beforeAll(async () => {
-  redis = await startRedis();
-  a = await startServer();
-  b = await startServer();
-  idp = await startTestIdp({ appBases: [a.url], backchannelLogoutUri: `${b.url}/backchannel-logout` });
-  const config = { backchannelLogout: true };
-  a = await startInstance({ issuer: idp.issuer, redis: redis.url, server: a, config });
-  b = await startInstance({ issuer: idp.issuer, redis: redis.url, server: b, baseURL: a.url, config });
-  raw = new Redis(redis.url);
+  ({ redis, idp, a, b, raw, close } = await startTwoInstances({ backchannelLogout: true }, (_a, b) => ({ backchannelLogoutUri: `${b.url}/backchannel-logout` })));
 });
-afterAll(async () => {
-  raw.disconnect();
-  await a.close();
-  await b.close();
-  await idp.close();
-  await redis.close();
-});
+afterAll(() => close());
 
 const loggedIn = async (browser: Browser) =>
   (await browser.request(`${a.url}/api/me`, { headers: { accept: 'application/json' } })).status === 200;

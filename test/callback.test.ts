@@ -3,25 +3,21 @@
  * replays after a completed login, several tabs, bounded and expiring pending logins, the default error page.
  */
 import session from 'express-session';
-import { buildApp } from './helpers/app.js';
+import { startAppWithIdp } from './helpers/app.js';
 import { Browser, formAction } from './helpers/browser.js';
 import { login, signInAtIdp } from './helpers/flow.js';
-import { type TestIdp, startTestIdp } from './helpers/idp.js';
-import { type TestServer, startServer } from './helpers/servers.js';
+import type { TestIdp } from './helpers/idp.js';
+import type { TestServer } from './helpers/servers.js';
 
 let app: TestServer;
 let idp: TestIdp;
 const store = new session.MemoryStore();
 
+let close: () => Promise<void>;
 beforeAll(async () => {
-  app = await startServer();
-  idp = await startTestIdp({ appBases: [app.url] });
-  buildApp({ server: app, issuer: idp.issuer, store });
+  ({ app, idp, close } = await startAppWithIdp({}, { store }));
 });
-afterAll(async () => {
-  await app.close();
-  await idp.close();
-});
+afterAll(() => close());
 
 const me = (browser: Browser) => browser.request(`${app.url}/api/me`, { headers: { accept: 'application/json' } });
 const sessionId = (browser: Browser) => decodeURIComponent(browser.cookie('app.sid')!.value).slice(2).split('.')[0]!;

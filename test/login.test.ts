@@ -4,24 +4,20 @@ import { jest } from '@jest/globals';
 import express from 'express';
 import session from 'express-session';
 import { oauthLogin } from '../lib/index.js';
-import { buildApp, testConfig } from './helpers/app.js';
+import { startAppWithIdp, testConfig } from './helpers/app.js';
 import { Browser } from './helpers/browser.js';
-import { CLIENT_ID, type TestIdp, startTestIdp } from './helpers/idp.js';
+import { CLIENT_ID, type TestIdp } from './helpers/idp.js';
 import { type TestServer, startServer } from './helpers/servers.js';
 import { login } from './helpers/flow.js';
 
 let app: TestServer;
 let idp: TestIdp;
 
+let close: () => Promise<void>;
 beforeAll(async () => {
-  app = await startServer();
-  idp = await startTestIdp({ appBases: [app.url] });
-  buildApp({ server: app, issuer: idp.issuer });
+  ({ app, idp, close } = await startAppWithIdp());
 });
-afterAll(async () => {
-  await app.close();
-  await idp.close();
-});
+afterAll(() => close());
 
 test('GET /login answers 302 to the authorization endpoint with every required parameter', async () => {
   const browser = new Browser();

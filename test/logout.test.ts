@@ -1,8 +1,8 @@
 /** Behaviour 6: GET or POST /logout ends the local session and the IdP session (RP-initiated logout). */
 import session from 'express-session';
-import { buildApp } from './helpers/app.js';
+import { buildApp, startAppWithIdp } from './helpers/app.js';
 import { Browser, formAction, hiddenInputs } from './helpers/browser.js';
-import { CLIENT_ID, type TestIdp, startTestIdp } from './helpers/idp.js';
+import { CLIENT_ID, type TestIdp } from './helpers/idp.js';
 import { login } from './helpers/flow.js';
 import { type TestServer, startServer } from './helpers/servers.js';
 import { readSession, sessionIdOf } from './helpers/store.js';
@@ -12,15 +12,11 @@ let app: TestServer;
 let idp: TestIdp;
 const store = new session.MemoryStore();
 
+let close: () => Promise<void>;
 beforeAll(async () => {
-  app = await startServer();
-  idp = await startTestIdp({ appBases: [app.url] });
-  buildApp({ server: app, issuer: idp.issuer, store });
+  ({ app, idp, close } = await startAppWithIdp({}, { store }));
 });
-afterAll(async () => {
-  await app.close();
-  await idp.close();
-});
+afterAll(() => close());
 
 const me = (browser: Browser) => browser.request(`${app.url}/api/me`, { headers: { accept: 'application/json' } });
 

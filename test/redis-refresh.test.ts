@@ -5,9 +5,9 @@
 import { Redis } from 'ioredis';
 import { Browser, login } from './helpers/flow.js';
 import { HOSTILE_CLIENT_ID, HOSTILE_CLIENT_SECRET, type HostileIdp, startHostileIdp } from './helpers/hostile-idp.js';
-import { type TestIdp, startTestIdp } from './helpers/idp.js';
-import { monitorRedis, sessionIdFromCookie, startInstance } from './helpers/instances.js';
-import { type RedisServer, startRedis } from './helpers/redis.js';
+import type { TestIdp } from './helpers/idp.js';
+import { monitorRedis, sessionIdFromCookie, startInstance, startTwoInstances } from './helpers/instances.js';
+import type { RedisServer } from './helpers/redis.js';
 import { type TestServer, startServer } from './helpers/servers.js';
 
 let redis: RedisServer;
@@ -15,23 +15,11 @@ let idp: TestIdp;
 let a: TestServer;
 let b: TestServer;
 let raw: Redis;
+let close: () => Promise<void>;
 beforeAll(async () => {
-  redis = await startRedis();
-  a = await startServer();
-  b = await startServer();
-  idp = await startTestIdp({ appBases: [a.url], rotateRefreshTokens: true, accessTokenTTL: 600 });
-  const config = { httpTimeout: 5000 };
-  a = await startInstance({ issuer: idp.issuer, redis: redis.url, server: a, config });
-  b = await startInstance({ issuer: idp.issuer, redis: redis.url, server: b, baseURL: a.url, config });
-  raw = new Redis(redis.url);
+  ({ redis, idp, a, b, raw, close } = await startTwoInstances({ httpTimeout: 5000 }, () => ({ rotateRefreshTokens: true, accessTokenTTL: 600 })));
 });
-afterAll(async () => {
-  raw.disconnect();
-  await a.close();
-  await b.close();
-  await idp.close();
-  await redis.close();
-});
+afterAll(() => close());
 
 const api = (browser: Browser, base: string) => browser.request(`${base}/api/me`, { headers: { accept: 'application/json' } });
 

@@ -7,9 +7,9 @@ import express from 'express';
 import { Redis } from 'ioredis';
 import { ConfigError, oauthSession } from '../lib/index.js';
 import { Browser, login } from './helpers/flow.js';
-import { type TestIdp, startTestIdp } from './helpers/idp.js';
-import { SECRET, monitorRedis, sessionIdFromCookie, startInstance } from './helpers/instances.js';
-import { type RedisServer, startRedis } from './helpers/redis.js';
+import type { TestIdp } from './helpers/idp.js';
+import { SECRET, monitorRedis, sessionIdFromCookie, startTwoInstances } from './helpers/instances.js';
+import type { RedisServer } from './helpers/redis.js';
 import { type TestServer, startServer } from './helpers/servers.js';
 
 let redis: RedisServer;
@@ -20,24 +20,12 @@ let raw: Redis;
 const IDLE = 900;
 const ABSOLUTE = 3600;
 
-beforeAll(async () => {
-  redis = await startRedis();
-  a = await startServer();
-  b = await startServer();
-  idp = await startTestIdp({ appBases: [a.url] });
+let close: () => Promise<void>;
   // Both instances answer for the same public URL (a's), like two processes behind one load balancer.
-  const config = { idleTimeout: IDLE, absoluteTimeout: ABSOLUTE };
-  a = await startInstance({ issuer: idp.issuer, redis: redis.url, server: a, config });
-  b = await startInstance({ issuer: idp.issuer, redis: redis.url, server: b, baseURL: a.url, config });
-  raw = new Redis(redis.url);
+beforeAll(async () => {
+  ({ redis, idp, a, b, raw, close } = await startTwoInstances({ idleTimeout: IDLE, absoluteTimeout: ABSOLUTE }));
 });
-afterAll(async () => {
-  raw.disconnect();
-  await a.close();
-  await b.close();
-  await idp.close();
-  await redis.close();
-});
+afterAll(() => close());
 
 /** Logs in starting at instance a, finishing the callback on instance b. */
 async function loginAcrossInstances(browser: Browser): Promise<string> {

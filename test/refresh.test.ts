@@ -3,27 +3,23 @@
  * requests of one session share one refresh grant; a refresh the IdP refuses ends the session.
  */
 import session from 'express-session';
-import { buildApp } from './helpers/app.js';
+import { startAppWithIdp } from './helpers/app.js';
 import { Browser } from './helpers/browser.js';
 import { login } from './helpers/flow.js';
-import { type TestIdp, startTestIdp } from './helpers/idp.js';
-import { type TestServer, startServer } from './helpers/servers.js';
+import type { TestIdp } from './helpers/idp.js';
+import type { TestServer } from './helpers/servers.js';
 import { editSession, readSession, sessionIdOf } from './helpers/store.js';
 
 let app: TestServer;
 let idp: TestIdp;
 const store = new session.MemoryStore();
 
+let close: () => Promise<void>;
+// The IdP rotates refresh tokens and refuses a reused one: two refreshes with the same token would log out.
 beforeAll(async () => {
-  app = await startServer();
-  // The IdP rotates refresh tokens and refuses a reused one: two refreshes with the same token would log out.
-  idp = await startTestIdp({ appBases: [app.url], rotateRefreshTokens: true });
-  buildApp({ server: app, issuer: idp.issuer, store });
+  ({ app, idp, close } = await startAppWithIdp({ rotateRefreshTokens: true }, { store }));
 });
-afterAll(async () => {
-  await app.close();
-  await idp.close();
-});
+afterAll(() => close());
 
 const json = { accept: 'application/json' };
 const me = async (browser: Browser) => {

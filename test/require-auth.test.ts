@@ -4,10 +4,10 @@
  */
 import express from 'express';
 import session from 'express-session';
-import { buildApp } from './helpers/app.js';
+import { buildApp, startAppWithIdp } from './helpers/app.js';
 import { Browser } from './helpers/browser.js';
 import { login } from './helpers/flow.js';
-import { type TestIdp, startTestIdp } from './helpers/idp.js';
+import type { TestIdp } from './helpers/idp.js';
 import { type TestServer, startServer } from './helpers/servers.js';
 import { editSession, sessionIdOf } from './helpers/store.js';
 import { requireAuth } from '../lib/index.js';
@@ -16,15 +16,11 @@ let app: TestServer;
 let idp: TestIdp;
 const store = new session.MemoryStore();
 
+let close: () => Promise<void>;
 beforeAll(async () => {
-  app = await startServer();
-  idp = await startTestIdp({ appBases: [app.url] });
-  buildApp({ server: app, issuer: idp.issuer, store, config: { idleTimeout: 3600, absoluteTimeout: 7200 } });
+  ({ app, idp, close } = await startAppWithIdp({}, { store, config: { idleTimeout: 3600, absoluteTimeout: 7200 } }));
 });
-afterAll(async () => {
-  await app.close();
-  await idp.close();
-});
+afterAll(() => close());
 
 const json = { accept: 'application/json' };
 

@@ -1,9 +1,9 @@
 /** Behaviour 3: returnTo is only ever a same-origin relative path; everything else falls back to the home page. */
-import { buildApp } from './helpers/app.js';
+import { startAppWithIdp } from './helpers/app.js';
 import { Browser } from './helpers/browser.js';
 import { login } from './helpers/flow.js';
-import { type TestIdp, startTestIdp } from './helpers/idp.js';
-import { type TestServer, startServer } from './helpers/servers.js';
+import type { TestIdp } from './helpers/idp.js';
+import type { TestServer } from './helpers/servers.js';
 import { safeReturnTo } from '../lib/return-to.js';
 
 describe('safeReturnTo', () => {
@@ -62,15 +62,11 @@ describe('safeReturnTo', () => {
 describe('returnTo through a real login', () => {
   let app: TestServer;
   let idp: TestIdp;
+  let close: () => Promise<void>;
   beforeAll(async () => {
-    app = await startServer();
-    idp = await startTestIdp({ appBases: [app.url] });
-    buildApp({ server: app, issuer: idp.issuer });
+    ({ app, idp, close } = await startAppWithIdp());
   });
-  afterAll(async () => {
-    await app.close();
-    await idp.close();
-  });
+  afterAll(() => close());
 
   test.each(['https://evil.example/steal', '//evil.example', '/\\evil.example', '/%2F%2Fevil.example'])(
     'an open-redirect attempt (%s) lands on the home page of the app',

@@ -3,7 +3,7 @@
  * back logged in; without one (login_required) they come back anonymous to the same page, with no error page
  * and no second attempt; API calls and a user who logged out are never redirected.
  */
-import { type Request } from 'express';
+import type { Request } from 'express';
 import { buildApp } from './helpers/app.js';
 import { Browser, type Hop } from './helpers/browser.js';
 import { login } from './helpers/flow.js';

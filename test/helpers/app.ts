@@ -2,8 +2,8 @@
 import express, { type ErrorRequestHandler } from 'express';
 import session from 'express-session';
 import { type OAuthLoginConfig, oauthLogin, requireAuth } from '../../lib/index.js';
-import { CLIENT_ID, CLIENT_SECRET } from './idp.js';
-import type { TestServer } from './servers.js';
+import { CLIENT_ID, CLIENT_SECRET, type TestIdp, type TestIdpOptions, startTestIdp } from './idp.js';
+import { type TestServer, startServer } from './servers.js';
 
 export const SESSION_COOKIE = 'app.sid';
 
@@ -65,4 +65,25 @@ export function buildApp(options: TestAppOptions): express.Express {
   }
   options.server.handle(app);
   return app;
+}
+
+/**
+ * The usual set-up of a test file: an app server, the test IdP knowing it as a client, and buildApp() on it.
+ * Call in beforeAll; `close()` in afterAll.
+ */
+export async function startAppWithIdp(
+  idpOptions: Omit<TestIdpOptions, 'appBases'> = {},
+  appOptions: Omit<TestAppOptions, 'server' | 'issuer'> = {},
+): Promise<{ app: TestServer; idp: TestIdp; close(): Promise<void> }> {
+  const app = await startServer();
+  const idp = await startTestIdp({ appBases: [app.url], ...idpOptions });
+  buildApp({ server: app, issuer: idp.issuer, ...appOptions });
+  return {
+    app,
+    idp,
+    async close() {
+      await app.close();
+      await idp.close();
+    },
+  };
 }

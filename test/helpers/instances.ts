@@ -6,6 +6,8 @@ import express from 'express';
 import { Redis } from 'ioredis';
 import { type OAuthLoginConfig, type OAuthSessionOptions, oauthLogin, oauthSession, requireAuth } from '../../lib/index.js';
 import { testConfig } from './app.js';
+import { type TestIdp, type TestIdpOptions, startTestIdp } from './idp.js';
+import { type RedisServer, startRedis } from './redis.js';
 import { type TestServer, startServer } from './servers.js';
 
 export const SECRET = 'a-test-session-secret-that-is-long-enough-0123456789';
@@ -40,6 +42,47 @@ export async function startInstance(options: InstanceOptions): Promise<TestServe
     await closeServer();
     await sessions.close();
   } };
+}
+
+/** Two instances behind one public URL (a's), a redis-server they share, the test IdP, and a raw Redis client. */
+export interface Cluster2 {
+  redis: RedisServer;
+  idp: TestIdp;
+  a: TestServer;
+  b: TestServer;
+  raw: Redis;
+  close(): Promise<void>;
+}
+
+/**
+ * The usual set-up of a multi-instance test: `idpOptions(a, b)` gets both servers (e.g. to point back-channel
+ * logout at b); `config` goes to both instances' oauthLogin(). Call in beforeAll; `close()` in afterAll.
+ */
+export async function startTwoInstances(
+  config: Partial<OAuthLoginConfig> = {},
+  idpOptions: (a: TestServer, b: TestServer) => Omit<TestIdpOptions, 'appBases'> = () => ({}),
+): Promise<Cluster2> {
+  const redis = await startRedis();
+  const a0 = await startServer();
+  const b0 = await startServer();
+  const idp = await startTestIdp({ appBases: [a0.url], ...idpOptions(a0, b0) });
+  const a = await startInstance({ issuer: idp.issuer, redis: redis.url, server: a0, config });
+  const b = await startInstance({ issuer: idp.issuer, redis: redis.url, server: b0, baseURL: a.url, config });
+  const raw = new Redis(redis.url);
+  return {
+    redis,
+    idp,
+    a,
+    b,
+    raw,
+    async close() {
+      raw.disconnect();
+      await a.close();
+      await b.close();
+      await idp.close();
+      await redis.close();
+    },
+  };
 }
 
 /** Records every command Redis executes (MONITOR on its own connection), to count what a request costs. */
