@@ -2,6 +2,10 @@
  * Jest runs as native ESM (`node --experimental-vm-modules`, see package.json "test"): openid-client, jose and
  * oidc-provider are ESM-only, and loading them natively is closer to production than transforming them.
  * ts-jest compiles our TypeScript (transpile-only: `npm run typecheck` does the type checking).
+ *
+ * Two projects run the whole suite, one per Express major: `express5` with the `express` package, `express4` with
+ * `express` mapped to the `express4` alias (npm:express@4) for every module jest loads, lib/ included. Processes a
+ * test spawns (the example app, the packed-tarball consumer) get the same major through test/helpers/express-major.ts.
  */
 import { existsSync } from 'node:fs';
 
@@ -17,14 +21,27 @@ if (withoutBrowser) {
   );
 }
 
+/** One project per Express major; `express` is the package name lib/ and the tests import. */
+function project(major) {
+  return {
+    displayName: `express${major}`,
+    testEnvironment: 'node',
+    extensionsToTreatAsEsm: ['.ts'],
+    moduleNameMapper: {
+      '^(\\.{1,2}/.*)\\.js$': '$1',
+      // The example app imports the package by its own name; tests run it against the sources.
+      '^express-oauth-login$': '<rootDir>/lib/index.ts',
+      ...(major === 4 && { '^express$': '<rootDir>/node_modules/express4/index.js' }),
+    },
+    setupFiles: [`<rootDir>/test/setup/express${major}.cjs`],
+    transform: { '^.+\\.ts$': ['ts-jest', { useESM: true }] },
+    testMatch: ['<rootDir>/test/**/*.test.ts'],
+    testPathIgnorePatterns: ['/node_modules/', ...(withoutBrowser ? ['<rootDir>/test/e2e\\.test\\.ts$'] : [])],
+  };
+}
+
 export default {
-  testEnvironment: 'node',
-  extensionsToTreatAsEsm: ['.ts'],
-  // The example app imports the package by its own name; tests run it against the sources.
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1', '^express-oauth-login$': '<rootDir>/lib/index.ts' },
-  transform: { '^.+\\.ts$': ['ts-jest', { useESM: true }] },
-  testMatch: ['<rootDir>/test/**/*.test.ts'],
-  testPathIgnorePatterns: ['/node_modules/', ...(withoutBrowser ? ['<rootDir>/test/e2e\\.test\\.ts$'] : [])],
+  projects: [project(5), project(4)],
   testTimeout: 30000,
   maxWorkers: 2,
 };

@@ -145,6 +145,9 @@ async function build(server, baseURL, options) {
       ...(options.scope && { scope: options.scope }),
       // POST /backchannel-logout: when the user signs out at the IdP (or another app), their session here ends too.
       backchannelLogout: true,
+      // Failed sign-ins (a bad callback, a refused login) go to this app's own error page (6.) like every other
+      // error, instead of the middleware's built-in page.
+      errorPage: false,
       // Only the embedded demo IdP speaks plain http (on loopback); a real IdP must use https.
       allowInsecureRequests: URL.canParse(issuer) && new URL(issuer).protocol === 'http:',
     });

@@ -4,8 +4,11 @@
  *
  * Messages never contain authorization codes, tokens, secrets or PKCE verifiers: they are shown to browsers
  * and written to logs.
+ *
+ * Every error reaches the app through `next(err)` ({@link passError}); what renders it is decided by the router
+ * (routes/error-page.ts) and the app's own error handlers, never by looking inside the app.
  */
-import type { NextFunction, Request, Response } from 'express';
+import type { NextFunction, Request } from 'express';
 import { emitError } from './events.js';
 
 /** Stable, machine-readable error codes. Documented in README ("Error codes"). @public */
@@ -54,6 +57,14 @@ export class OAuthLoginError extends Error {
     this.code = code;
     this.status = status;
     this.statusCode = status;
+  }
+
+  /**
+   * Headers the response must carry, also honoured by Express' own final handler when the app has no error handler:
+   * never cached, and `Retry-After` on a 503 so clients come back instead of hammering.
+   */
+  get headers(): Record<string, string> {
+    return this.status === 503 ? { 'Cache-Control': 'no-store', 'Retry-After': '5' } : { 'Cache-Control': 'no-store' };
   }
 
   /** A JSON body for API clients: never includes the cause, which may hold IdP internals. */
@@ -168,74 +179,13 @@ export function findCause<T>(err: unknown, type: abstract new (...args: never[])
   return undefined;
 }
 
-const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-/** Escapes text for HTML. @private */
-export function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
-}
-
 /**
- * Renders the default error page (or JSON for API clients). Used when the app has no error handler of its own
- * and by {@link oauthErrorHandler}.
+ * Reports one of the middleware's errors (the `error` event) and hands it to the next error handler: the router's
+ * own for its routes, else the app's. The one way lib/ fails a request.
  * @private
  */
-export function renderError(
-  req: Request,
-  res: Response,
-  err: OAuthLoginError,
-  loginPath: string,
-  format?: 'json',
-): void {
-  if (res.headersSent) return;
-  res.status(err.status);
-  res.set('Cache-Control', 'no-store');
-  if (err.status === 503) res.set('Retry-After', '5');
-  if (format === 'json' || req.accepts(['html', 'json']) !== 'html') {
-    res.json(err.toJSON());
-    return;
-  }
-  const startAgain = err.status < 500 || err.status === 503;
-  res.type('html').send(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="referrer" content="no-referrer"><title>Sign-in problem</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1f2933}
-h1{font-size:1.4rem}code{background:#f0f2f5;padding:.1rem .3rem;border-radius:3px}
-a.button{display:inline-block;margin-top:1rem;padding:.5rem 1rem;background:#2457d6;color:#fff;border-radius:4px;text-decoration:none}</style>
-</head><body><main>
-<h1>${err.status === 503 ? 'Temporarily unavailable' : err.code === 'forbidden' ? 'Access denied' : 'We could not sign you in'}</h1>
-<p>${escapeHtml(err.message)}</p>
-<p>Error code: <code>${escapeHtml(err.code)}</code></p>
-${startAgain ? `<a class="button" href="${escapeHtml(loginPath)}">Start again</a>` : ''}
-<p><a href="/">Go to the home page</a></p>
-</main></body></html>`);
-}
-
-type Layer = { handle?: { length?: number } };
-/** True when the app registered an error-handling middleware (four arguments) that can render our error. */
-function appHasErrorHandler(req: Request): boolean {
-  const app = req.app as unknown as { router?: { stack?: Layer[] }; _router?: { stack?: Layer[] } };
-  const stack = app.router?.stack ?? app._router?.stack ?? [];
-  return stack.some((layer) => layer.handle?.length === 4);
-}
-
-/**
- * Hands an error to the app's error handler through `next(err)`; when the app has none, renders the default page
- * instead of letting Express print a stack trace.
- * @private
- */
-export function passError(
-  req: Request,
-  res: Response,
-  next: NextFunction,
-  err: unknown,
-  loginPath: string,
-  format?: 'json',
-): void {
+export function passError(req: Request, next: NextFunction, err: unknown): void {
   if (err instanceof OAuthLoginError) emitError(req, err);
-  if (err instanceof OAuthLoginError && !appHasErrorHandler(req)) {
-    renderError(req, res, err, loginPath, format);
-    return;
-  }
   next(err);
 }
 
@@ -260,31 +210,11 @@ export function isStoreFailure(req: Request, err: unknown): boolean {
 }
 
 /**
- * An Express error handler for apps that mount express-session themselves (oauthSession() needs none): renders
- * this middleware's errors with the default page (or JSON for API clients) and turns session store failures into
- * 503 `session_store_unavailable` (fail closed) instead of a 500. Other errors go on to the next handler.
- *
- * @example
- * ```ts
- * app.use(session({ store: new RedisStore({ client }), ... }));
- * app.use(oauthLogin(config));
- * // ...routes...
- * app.use(oauthErrorHandler());
- * ```
- * @public
+ * The middleware's error for `err`, when it is one: ours as is, a session store failure as a 503
+ * `session_store_unavailable` (fail closed). Anything else (an app bug) is not ours to render.
+ * @private
  */
-export function oauthErrorHandler(options: { loginPath?: string } = {}): (
-  err: unknown,
-  req: Request,
-  res: Response,
-  next: NextFunction,
-) => void {
-  return (err, req, res, next) => {
-    const ours = err instanceof OAuthLoginError ? err : isStoreFailure(req, err) ? new SessionStoreError({ cause: err }) : undefined;
-    if (!ours || res.headersSent) {
-      next(err);
-      return;
-    }
-    renderError(req, res, ours, options.loginPath ?? '/login');
-  };
+export function asOAuthError(req: Request, err: unknown): OAuthLoginError | undefined {
+  if (err instanceof OAuthLoginError) return err;
+  return isStoreFailure(req, err) ? new SessionStoreError({ cause: err }) : undefined;
 }

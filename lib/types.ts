@@ -1,6 +1,11 @@
 /**
- * Public types, and the Express module augmentation that types `req.user`.
+ * Types shared by more than one layer of lib/: the public ones (the user on `req.user`, the afterCallback hook),
+ * the shapes of the tokens and DPoP keys the session keeps, and the Express module augmentation that types
+ * `req.user`. Nothing here has behaviour, so every folder may import it.
  */
+import type { Request } from 'express';
+import type { JWK } from 'jose';
+import type { TokenEndpointResponse } from 'openid-client';
 
 /** The logged-in user, as `requireAuth()` puts it on `req.user`. @public */
 export interface AuthenticatedUser {
@@ -19,6 +24,39 @@ export interface AuthenticatedUser {
   refreshToken?: string;
   idToken?: string;
   scope?: string;
+}
+
+/** What afterCallback may return: false to refuse the login, or the claims to store (replacing them). @public */
+export type AfterCallbackResult = boolean | void | { claims: Record<string, unknown> };
+
+/**
+ * The `afterCallback(req, tokens, claims)` hook: runs after every check passed and before the session is created.
+ * `tokens` is the token response (do not log it); `claims` are the ID token claims merged with UserInfo claims.
+ * Return `false` to refuse the login (403 `login_rejected`), `{ claims }` to store different claims, or nothing.
+ * @public
+ */
+export type AfterCallback = (
+  req: Request,
+  tokens: TokenEndpointResponse,
+  claims: Record<string, unknown>,
+) => AfterCallbackResult | Promise<AfterCallbackResult>;
+
+/** Tokens as stored in the session. @private */
+export interface StoredTokens {
+  accessToken: string;
+  tokenType: string;
+  /** Seconds since the epoch. */
+  expiresAt?: number;
+  refreshToken?: string;
+  idToken?: string;
+  scope?: string;
+}
+
+/** A DPoP key pair (RFC 9449) as stored in the session, with the login or tokens it protects. @private */
+export interface StoredDpopKey {
+  alg: string;
+  privateJwk: JWK;
+  publicJwk: JWK;
 }
 
 declare global {

@@ -20,20 +20,26 @@ beforeAll(async () => {
   app = await startServer();
   apiApp = await startServer();
   idp = await startTestIdp({ appBases: [app.url] });
-  const express = buildApp({ server: app, issuer: idp.issuer, store });
+  buildApp({
+    server: app,
+    issuer: idp.issuer,
+    store,
+    routes: (express) => {
+      express.get('/call-api', async (req, res) => {
+        try {
+          res.json({ token: await getAccessToken(req) });
+        } catch (err) {
+          const e = err as OAuthLoginError;
+          res.status(e.status).json({ error: e.code, isOAuthError: err instanceof OAuthLoginError });
+        }
+      });
+    },
+  });
   // Only its authorization request is looked at: the test IdP knows no resource server for `resource`.
   buildApp({
     server: apiApp,
     issuer: idp.issuer,
     config: { authorizationParams: { audience: 'https://api.example', resource: 'https://api.example/' } },
-  });
-  express.get('/call-api', async (req, res) => {
-    try {
-      res.json({ token: await getAccessToken(req) });
-    } catch (err) {
-      const e = err as OAuthLoginError;
-      res.status(e.status).json({ error: e.code, isOAuthError: err instanceof OAuthLoginError });
-    }
   });
 });
 afterAll(async () => {

@@ -19,27 +19,34 @@ const checked: string[] = [];
 beforeAll(async () => {
   app = await startServer();
   idp = await startTestIdp({ appBases: [app.url] });
-  const express = buildApp({ server: app, issuer: idp.issuer, store, config: { scope: 'openid profile email groups' } });
-  express.get('/admin', requireAuth({ claims: { email_verified: true, groups: 'admin' } }), (req, res) => {
-    res.json({ sub: req.user?.sub });
-  });
-  express.get(
-    '/staff-check',
-    requireAuth({
-      check: async (user, req) => {
-        checked.push(`${user.sub} ${req.path}`);
-        return user.claims.email === 'alice@example.com';
-      },
-    }),
-    (req, res) => {
-      res.json({ sub: req.user?.sub });
+  buildApp({
+    server: app,
+    issuer: idp.issuer,
+    store,
+    config: { scope: 'openid profile email groups' },
+    routes: (express) => {
+      express.get('/admin', requireAuth({ claims: { email_verified: true, groups: 'admin' } }), (req, res) => {
+        res.json({ sub: req.user?.sub });
+      });
+      express.get(
+        '/staff-check',
+        requireAuth({
+          check: async (user, req) => {
+            checked.push(`${user.sub} ${req.path}`);
+            return user.claims.email === 'alice@example.com';
+          },
+        }),
+        (req, res) => {
+          res.json({ sub: req.user?.sub });
+        },
+      );
+      express.get('/mfa', requireAuth({ acr: 'urn:mfa' }), (req, res) => {
+        res.json({ sub: req.user?.sub, acr: req.user?.claims.acr });
+      });
+      express.get('/fresh', requireAuth({ maxAge: 300 }), (req, res) => {
+        res.json({ sub: req.user?.sub, authTime: req.user?.claims.auth_time });
+      });
     },
-  );
-  express.get('/mfa', requireAuth({ acr: 'urn:mfa' }), (req, res) => {
-    res.json({ sub: req.user?.sub, acr: req.user?.claims.acr });
-  });
-  express.get('/fresh', requireAuth({ maxAge: 300 }), (req, res) => {
-    res.json({ sub: req.user?.sub, authTime: req.user?.claims.auth_time });
   });
 });
 afterAll(async () => {

@@ -8,18 +8,15 @@ import { Browser, formAction, hiddenInputs } from './helpers/browser.js';
 import { login } from './helpers/flow.js';
 import { CLIENT_ID, type TestIdp } from './helpers/idp.js';
 import { sessionIdFromCookie, startTwoInstances } from './helpers/instances.js';
-import type { RedisServer } from './helpers/redis.js';
 import type { TestServer } from './helpers/servers.js';
 
-let redis: RedisServer;
 let idp: TestIdp;
 let a: TestServer;
-let b: TestServer;
 let raw: Redis;
 
 let close: () => Promise<void>;
 beforeAll(async () => {
-  ({ redis, idp, a, b, raw, close } = await startTwoInstances({ backchannelLogout: true }, (_a, b) => ({ backchannelLogoutUri: `${b.url}/backchannel-logout` })));
+  ({ idp, a, raw, close } = await startTwoInstances({ backchannelLogout: true }, (_a, b) => ({ backchannelLogoutUri: `${b.url}/backchannel-logout` })));
 });
 afterAll(() => close());
 

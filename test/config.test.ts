@@ -1,7 +1,7 @@
 /** The configuration is validated once, at oauthLogin() time, with one message per problem that says what to fix. */
 import { jest } from '@jest/globals';
 import { ConfigError, oauthLogin } from '../lib/index.js';
-import { resolveConfig } from '../lib/config.js';
+import { resolveConfig } from '../lib/config/schema.js';
 
 const valid = { issuer: 'https://idp.example.com', clientId: 'app', clientSecret: 'secret', baseURL: 'https://app.example.com' };
 

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import express from 'express';
 import session from 'express-session';
-import { fetchWithToken, oauthLogin, requireAuth } from '../lib/index.js';
+import { fetchWithToken, oauthErrorHandler, oauthLogin, requireAuth } from '../lib/index.js';
 import { testConfig } from './helpers/app.js';
 import { Browser } from './helpers/browser.js';
 import { login } from './helpers/flow.js';
@@ -37,6 +37,7 @@ function dpopApp(server: TestServer, issuer: string, config: Record<string, unkn
       next(err);
     }
   });
+  a.use(oauthErrorHandler());
   server.handle(a);
 }
 

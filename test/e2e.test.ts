@@ -12,6 +12,7 @@ import { type Browser, type BrowserContext, type Page, chromium } from 'playwrig
 import { type ExampleApp, startExampleApp } from '../example-app/server.js';
 import { DEMO_USERS } from '../example-app/idp.js';
 import { Redis } from 'ioredis';
+import { expressExecArgv } from './helpers/express-major.js';
 import { startRedis } from './helpers/redis.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -98,7 +99,7 @@ async function logInFromHome(page: Page, user: keyof typeof DEMO_USERS = 'alice'
 
 /**
  * `npm start` as a newcomer runs it: `node example-app/server.js` in its own process (real Node, not jest's VM), on
- * the built package in dist/ (`npm test` builds it first), with ports picked by the OS.
+ * the built package in dist/ (`npm test` builds it first), with ports picked by the OS, on this run's Express major.
  */
 async function spawnExampleApp(): Promise<Target & { output: () => string; close: () => Promise<void> }> {
   if (!existsSync(join(process.cwd(), 'dist', 'index.js'))) {
@@ -106,7 +107,7 @@ async function spawnExampleApp(): Promise<Target & { output: () => string; close
   }
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0', IDP_PORT: '0' };
   for (const name of ['OAUTH_ISSUER', 'OAUTH_CLIENT_ID', 'OAUTH_CLIENT_SECRET', 'OAUTH_BASE_URL', 'REDIS_URL']) delete env[name];
-  const child = spawn(process.execPath, ['example-app/server.js'], { cwd: process.cwd(), env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...expressExecArgv(), 'example-app/server.js'], { cwd: process.cwd(), env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));

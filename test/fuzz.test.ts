@@ -5,7 +5,7 @@
  * session that the IdP did not vouch for.
  */
 import fc from 'fast-check';
-import { safeReturnTo } from '../lib/return-to.js';
+import { safeReturnTo } from '../lib/routes/return-to.js';
 import { buildApp } from './helpers/app.js';
 import { Browser, type Hop } from './helpers/browser.js';
 import { HOSTILE_CLIENT_ID, HOSTILE_CLIENT_SECRET, type HostileIdp, startHostileIdp } from './helpers/hostile-idp.js';
@@ -70,6 +70,7 @@ function percentDecoded(s: string): string {
     return s;
   }
 }
+// eslint-disable-next-line no-control-regex -- the property is about control characters
 const CONTROL_OR_SPACE = /[\u0000-\u0020\u007f-\u009f\u2028\u2029\\]/;
 
 function expectSameOriginPath(result: string, basePath: string): void {
@@ -119,6 +120,7 @@ describe('safeReturnTo (unit)', () => {
         // Escapes that decode to a control character, a backslash or a leading '//' are refused on purpose.
         let decoded = value;
         for (let i = 0; i < 3; i++) decoded = decodeURIComponent(decoded);
+        // eslint-disable-next-line no-control-regex -- the property is about control characters
         fc.pre(!/[\u0000-\u001f\u007f\\]/.test(decoded) && !decoded.startsWith('//'));
         // Dot segments that collapse into '//' ("/.//x") are refused on purpose too.
         fc.pre(!new URL(value, APP).pathname.startsWith('//'));

@@ -1,5 +1,5 @@
 /** idpFetch, the node:http client behind every call to the IdP: fetch semantics where openid-client and jose rely on them. */
-import { idpFetch } from '../lib/idp-http.js';
+import { idpFetch } from '../lib/idp/http.js';
 import { type TestServer, startServer } from './helpers/servers.js';
 
 let server: TestServer;

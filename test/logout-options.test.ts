@@ -9,7 +9,7 @@ import { login } from './helpers/flow.js';
 import { type TestIdp, startTestIdp } from './helpers/idp.js';
 import { type TestServer, startServer } from './helpers/servers.js';
 import { readSession, sessionIdOf } from './helpers/store.js';
-import { resolveConfig } from '../lib/config.js';
+import { resolveConfig } from '../lib/config/schema.js';
 
 let withPath: TestServer;
 let localOnly: TestServer;

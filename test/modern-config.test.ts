@@ -3,7 +3,7 @@
  * start-up with a ConfigError whose message names the field and what to fix.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { type OAuthLoginConfig, resolveConfig } from '../lib/config.js';
+import { type OAuthLoginConfig, resolveConfig } from '../lib/config/schema.js';
 import { ConfigError, oauthLogin } from '../lib/index.js';
 
 const base = { issuer: 'https://idp.example.com', clientId: 'app', baseURL: 'https://app.example.com' };

@@ -6,7 +6,7 @@
  */
 import express from 'express';
 import session from 'express-session';
-import { type ProviderConfig, oauthLogin, requireAuth } from '../lib/index.js';
+import { oauthErrorHandler, oauthLogin, type ProviderConfig, requireAuth } from '../lib/index.js';
 import { testConfig } from './helpers/app.js';
 import { Browser } from './helpers/browser.js';
 import { login } from './helpers/flow.js';
@@ -30,6 +30,7 @@ function appWith(server: TestServer, mount: (a: express.Express) => void) {
   a.get('/profile', requireAuth(), (_req, res) => {
     res.send('profile');
   });
+  a.use(oauthErrorHandler());
   server.handle(a);
 }
 

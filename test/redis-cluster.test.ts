@@ -11,7 +11,7 @@ import { sessionIdFromCookie, startInstance } from './helpers/instances.js';
 import { type RedisServer, freePort, startRedis } from './helpers/redis.js';
 import { type TestServer, startServer } from './helpers/servers.js';
 
-let nodes: RedisServer[] = [];
+const nodes: RedisServer[] = [];
 let cluster: Cluster;
 let idp: TestIdp;
 let app: TestServer;

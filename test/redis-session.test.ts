@@ -7,13 +7,11 @@ import express from 'express';
 import { Redis } from 'ioredis';
 import { ConfigError, oauthSession } from '../lib/index.js';
 import { Browser, login } from './helpers/flow.js';
-import type { TestIdp } from './helpers/idp.js';
 import { SECRET, monitorRedis, sessionIdFromCookie, startTwoInstances } from './helpers/instances.js';
 import type { RedisServer } from './helpers/redis.js';
 import { type TestServer, startServer } from './helpers/servers.js';
 
 let redis: RedisServer;
-let idp: TestIdp;
 let a: TestServer;
 let b: TestServer;
 let raw: Redis;
@@ -23,7 +21,7 @@ const ABSOLUTE = 3600;
 let close: () => Promise<void>;
   // Both instances answer for the same public URL (a's), like two processes behind one load balancer.
 beforeAll(async () => {
-  ({ redis, idp, a, b, raw, close } = await startTwoInstances({ idleTimeout: IDLE, absoluteTimeout: ABSOLUTE }));
+  ({ redis, a, b, raw, close } = await startTwoInstances({ idleTimeout: IDLE, absoluteTimeout: ABSOLUTE }));
 });
 afterAll(() => close());
 

@@ -10,7 +10,7 @@ import { login } from './helpers/flow.js';
 import type { TestIdp } from './helpers/idp.js';
 import { type TestServer, startServer } from './helpers/servers.js';
 import { editSession, sessionIdOf } from './helpers/store.js';
-import { requireAuth } from '../lib/index.js';
+import { oauthErrorHandler, requireAuth } from '../lib/index.js';
 
 let app: TestServer;
 let idp: TestIdp;
@@ -120,6 +120,7 @@ describe('mounted wrongly', () => {
     const a = express();
     a.use(session({ secret: 'x', resave: false, saveUninitialized: false }));
     a.get('/p', requireAuth(), (_req, res) => res.send('never'));
+    a.use(oauthErrorHandler());
     bare.handle(a);
     const res = await new Browser().request(`${bare.url}/p`, { headers: json });
     expect(res.status).toBe(500);

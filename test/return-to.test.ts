@@ -2,9 +2,8 @@
 import { startAppWithIdp } from './helpers/app.js';
 import { Browser } from './helpers/browser.js';
 import { login } from './helpers/flow.js';
-import type { TestIdp } from './helpers/idp.js';
 import type { TestServer } from './helpers/servers.js';
-import { safeReturnTo } from '../lib/return-to.js';
+import { safeReturnTo } from '../lib/routes/return-to.js';
 
 describe('safeReturnTo', () => {
   test.each([
@@ -61,10 +60,9 @@ describe('safeReturnTo', () => {
 
 describe('returnTo through a real login', () => {
   let app: TestServer;
-  let idp: TestIdp;
   let close: () => Promise<void>;
   beforeAll(async () => {
-    ({ app, idp, close } = await startAppWithIdp());
+    ({ app, close } = await startAppWithIdp());
   });
   afterAll(() => close());
 

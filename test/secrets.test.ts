@@ -29,6 +29,8 @@ beforeAll(async () => {
       baseURL: app.url,
       allowInsecureRequests: true,
       httpTimeout: 500,
+      // The app's handler collects every error, the middleware's own routes included.
+      errorPage: false,
     }),
   );
   a.get('/api/me', requireAuth(), (req, res) => res.json(req.user));

@@ -5,7 +5,7 @@
  */
 import { Redis } from 'ioredis';
 import { SessionStoreError } from '../lib/index.js';
-import { type SessionIndex, createMemorySessionIndex, createRedisSessionIndex } from '../lib/session-index.js';
+import { type SessionIndex, createMemorySessionIndex, createRedisSessionIndex } from '../lib/session/sid-index.js';
 import { type RedisServer, startRedis } from './helpers/redis.js';
 
 let redis: RedisServer;

@@ -18,13 +18,15 @@ const logins: LoginEvent[] = [];
 beforeAll(async () => {
   app = await startServer();
   idp = await startTestIdp({ appBases: [app.url] });
-  const express = buildApp({
+  buildApp({
     server: app,
     issuer: idp.issuer,
     config: { idpLogout: false, events: { login: (e) => void logins.push(e) } },
-  });
-  express.get('/maybe', attemptSilentLogin(), (req: Request, res) => {
-    res.json({ sub: req.session.oauth?.user?.sub ?? null });
+    routes: (express) => {
+      express.get('/maybe', attemptSilentLogin(), (req: Request, res) => {
+        res.json({ sub: req.session.oauth?.user?.sub ?? null });
+      });
+    },
   });
 });
 afterAll(async () => {

@@ -14,16 +14,18 @@ let idp: HostileIdp;
 beforeAll(async () => {
   idp = await startHostileIdp();
   app = await startServer();
-  const express = buildApp({
+  buildApp({
     server: app,
     issuer: idp.issuer,
     config: { clientId: HOSTILE_CLIENT_ID, clientSecret: HOSTILE_CLIENT_SECRET },
-  });
-  express.get('/fresh', requireAuth({ maxAge: 60 }), (req, res) => {
-    res.json({ sub: req.user?.sub });
-  });
-  express.get('/mfa', requireAuth({ acr: 'urn:mfa' }), (req, res) => {
-    res.json({ sub: req.user?.sub });
+    routes: (express) => {
+      express.get('/fresh', requireAuth({ maxAge: 60 }), (req, res) => {
+        res.json({ sub: req.user?.sub });
+      });
+      express.get('/mfa', requireAuth({ acr: 'urn:mfa' }), (req, res) => {
+        res.json({ sub: req.user?.sub });
+      });
+    },
   });
 });
 afterAll(async () => {

@@ -1,7 +1,7 @@
 /** A test app: express-session (distinct cookie name) + oauthLogin + a few protected routes. */
 import express, { type ErrorRequestHandler } from 'express';
 import session from 'express-session';
-import { type OAuthLoginConfig, oauthLogin, requireAuth } from '../../lib/index.js';
+import { type OAuthLoginConfig, oauthErrorHandler, oauthLogin, requireAuth } from '../../lib/index.js';
 import { CLIENT_ID, CLIENT_SECRET, type TestIdp, type TestIdpOptions, startTestIdp } from './idp.js';
 import { type TestServer, startServer } from './servers.js';
 
@@ -12,10 +12,15 @@ export interface TestAppOptions {
   issuer: string;
   config?: Partial<OAuthLoginConfig>;
   store?: session.Store;
-  /** Install an app error handler that renders `{ handledBy: 'app', code, status, message }`. */
+  /**
+   * Install an app error handler that renders `{ handledBy: 'app', code, status, message }`, and hand it the errors
+   * of the middleware's own routes too (`errorPage: false`).
+   */
   errorHandler?: boolean;
   /** Skip express-session entirely (to test the setup error). */
   noSession?: boolean;
+  /** The test's own routes, mounted after the standard ones and before the error handler. */
+  routes?: (app: express.Express) => void;
 }
 
 export function testConfig(server: TestServer, issuer: string, config: Partial<OAuthLoginConfig> = {}): OAuthLoginConfig {
@@ -44,7 +49,8 @@ export function buildApp(options: TestAppOptions): express.Express {
       }),
     );
   }
-  app.use(oauthLogin(testConfig(options.server, options.issuer, options.config)));
+  const config = testConfig(options.server, options.issuer, { ...(options.errorHandler && { errorPage: false }), ...options.config });
+  app.use(oauthLogin(config));
   app.get('/', (_req, res) => {
     res.send('home');
   });
@@ -57,11 +63,14 @@ export function buildApp(options: TestAppOptions): express.Express {
   app.post('/api/echo', requireAuth(), (req, res) => {
     res.json({ sub: req.user?.sub });
   });
+  options.routes?.(app);
   if (options.errorHandler) {
     const handler: ErrorRequestHandler = (err, _req, res, _next) => {
       res.status(err.status ?? 500).json({ handledBy: 'app', code: err.code, status: err.status, message: err.message });
     };
     app.use(handler);
+  } else {
+    app.use(oauthErrorHandler());
   }
   options.server.handle(app);
   return app;

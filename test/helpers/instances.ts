@@ -4,7 +4,7 @@
  */
 import express from 'express';
 import { Redis } from 'ioredis';
-import { type OAuthLoginConfig, type OAuthSessionOptions, oauthLogin, oauthSession, requireAuth } from '../../lib/index.js';
+import { oauthErrorHandler, oauthLogin, type OAuthLoginConfig, oauthSession, type OAuthSessionOptions, requireAuth } from '../../lib/index.js';
 import { testConfig } from './app.js';
 import { type TestIdp, type TestIdpOptions, startTestIdp } from './idp.js';
 import { type RedisServer, startRedis } from './redis.js';
@@ -35,6 +35,7 @@ export async function startInstance(options: InstanceOptions): Promise<TestServe
   app.get('/api/me', requireAuth(), (req, res) => {
     res.json({ sub: req.user?.sub, accessToken: req.user?.accessToken, expiresAt: req.user?.expiresAt });
   });
+  app.use(oauthErrorHandler());
   server.handle(app);
   const closeServer = server.close;
   // Closing the instance also closes the Redis connection oauthSession() opened.

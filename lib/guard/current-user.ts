@@ -1,0 +1,64 @@
+/**
+ * The request's logged-in user, as every guard sees it: idle and absolute lifetimes enforced, the access token
+ * refreshed (single flight) when it is about to expire, and the session ended when the login is no longer valid.
+ */
+import type { Request } from 'express';
+import { nowSeconds } from '../clock.js';
+import { emit } from '../events.js';
+import { contextOf } from '../routes/context.js';
+import { sessionLifetime } from '../session/lifetime.js';
+import { destroySession, saveSession } from '../session/persistence.js';
+import { type StoredUser, sessionOf, storeTokens, storedUser } from '../session/state.js';
+import type { AuthenticatedUser } from '../types.js';
+import { needsRefresh, refresherOf } from './refresh.js';
+
+/** Writing `seenAt` on every request would rewrite the session each time; once a minute is precise enough. */
+const SEEN_RESOLUTION = 60;
+
+/** Builds `req.user` from the stored session record. @private */
+export function toAuthenticatedUser(user: StoredUser): AuthenticatedUser {
+  const { tokens } = user;
+  return {
+    sub: user.sub,
+    claims: user.claims,
+    accessToken: tokens.accessToken,
+    tokenType: tokens.tokenType,
+    ...(user.provider !== undefined && { provider: user.provider }),
+    ...(tokens.expiresAt !== undefined && { expiresAt: tokens.expiresAt }),
+    ...(tokens.refreshToken !== undefined && { refreshToken: tokens.refreshToken }),
+    ...(tokens.idToken !== undefined && { idToken: tokens.idToken }),
+    ...(tokens.scope !== undefined && { scope: tokens.scope }),
+  };
+}
+
+/**
+ * Resolves the session's user: enforces idle and absolute lifetimes, refreshes an expiring access token, and ends
+ * the session when the login is no longer valid. Returns undefined when there is no (longer a) logged-in user.
+ * @private
+ */
+export async function currentUser(req: Request): Promise<StoredUser | undefined> {
+  const ctx = contextOf(req);
+  const { config } = ctx;
+  const session = sessionOf(req);
+  const user = storedUser(session);
+  if (!user) return undefined;
+  const now = nowSeconds();
+  if ((sessionLifetime(session, config, now) ?? 0) <= 0) {
+    await destroySession(req);
+    return undefined;
+  }
+  if (now - user.seenAt >= SEEN_RESOLUTION) user.seenAt = now;
+  if (needsRefresh(user.tokens, config.refreshSkew)) {
+    const tokens = await refresherOf(ctx).refresh(user, req);
+    emit(req, 'refresh', { sub: user.sub, outcome: tokens ? 'refreshed' : 'session_ended' });
+    if (!tokens) {
+      await destroySession(req);
+      return undefined;
+    }
+    storeTokens(session, tokens);
+    // Saved now rather than when the response ends: a store failure then becomes a 503 instead of silently losing
+    // a rotated refresh token.
+    await saveSession(req);
+  }
+  return user;
+}

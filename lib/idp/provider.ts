@@ -1,0 +1,203 @@
+/**
+ * The identity provider as openid-client sees it: discovery and client configuration, fetched lazily and cached as
+ * a promise (an IdP that is down at start-up must not crash the app; a failed discovery is retried on the next
+ * request), and its signing keys (JWKS), fetched once and cached.
+ *
+ * Why jose's remote JWKS rather than openid-client's enableNonRepudiationChecks: openid-client refetches the JWKS
+ * for an unknown `kid` only when its cache is over a minute old, so the first logins after an IdP key rotation would
+ * fail. ID tokens reach us only from the token endpoint over the back channel, so refetching once per unknown `kid`
+ * cannot be abused to make us hammer the IdP.
+ */
+import {
+  type JSONWebKeySet,
+  type JWTVerifyGetKey,
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  errors as joseErrors,
+  customFetch as joseCustomFetch,
+} from 'jose';
+import * as client from 'openid-client';
+import { clientAuthFor } from './client-auth.js';
+import type { ResolvedConfig } from '../config/schema.js';
+import { IdpUnavailableError, findCause } from '../errors.js';
+import { idpFetch } from './http.js';
+import { assertIdpSupports } from './support.js';
+
+type RemoteJWKSet = ReturnType<typeof createRemoteJWKSet>;
+
+/** Discovery is retried at most this often while the IdP is down, so a dead IdP is not hammered. */
+const RETRY_AFTER_FAILURE_MS = 1000;
+
+/** A lazily discovered provider. @private */
+export interface Provider {
+  /** Resolves the openid-client Configuration, discovering it on first use. */
+  get(): Promise<client.Configuration>;
+  /** The IdP's signing keys (cached; one refetch on an unknown kid). */
+  keys(): Promise<JWTVerifyGetKey>;
+}
+
+function isTimeout(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    const name = (e as { name?: string }).name;
+    if (name === 'TimeoutError' || (e as { code?: string }).code === 'OAUTH_TIMEOUT') return true;
+  }
+  return false;
+}
+
+/**
+ * Wraps idpFetch (see idp-http.ts) with our own deadline (openid-client's `timeout` has a one-second granularity) and turns transport
+ * failures into errors with the right status: 504 for a slow IdP, 502 for one that cannot be reached.
+ */
+function timedFetch(config: ResolvedConfig): client.CustomFetch {
+  return async (url, options) => {
+    const signal = options.signal
+      ? AbortSignal.any([options.signal, AbortSignal.timeout(config.httpTimeout)])
+      : AbortSignal.timeout(config.httpTimeout);
+    try {
+      return await idpFetch(url, { ...options, signal } as RequestInit);
+    } catch (err) {
+      throw toUnavailable(err, config, new URL(url).pathname);
+    }
+  };
+}
+
+/** Maps a transport failure to a 502/504 IdpUnavailableError whose message names the endpoint but no secrets. */
+export function toUnavailable(err: unknown, config: ResolvedConfig, what: string): IdpUnavailableError {
+  const known = findCause(err, IdpUnavailableError);
+  if (known) return known;
+  if (isTimeout(err)) {
+    return new IdpUnavailableError(
+      'idp_timeout',
+      504,
+      `The identity provider did not answer within ${config.httpTimeout} ms (${what}). Please try again.`,
+      { cause: err },
+    );
+  }
+  return new IdpUnavailableError(
+    'idp_unavailable',
+    502,
+    `The identity provider could not be reached (${what}). Please try again in a moment.`,
+    { cause: err },
+  );
+}
+
+async function discover(config: ResolvedConfig): Promise<client.Configuration> {
+  const execute: Array<(c: client.Configuration) => void> = [];
+  if (config.allowInsecureRequests) execute.push(client.allowInsecureRequests);
+  const auth = await clientAuthFor(config);
+  let configuration: client.Configuration;
+  try {
+    configuration = await client.discovery(
+      new URL(config.issuer),
+      config.clientId,
+      { ...(config.clientSecret && { client_secret: config.clientSecret }), [client.clockTolerance]: config.clockTolerance },
+      auth,
+      { execute, [client.customFetch]: timedFetch(config), timeout: Math.ceil(config.httpTimeout / 1000) + 1 },
+    );
+  } catch (err) {
+    const transport = findCause(err, IdpUnavailableError);
+    if (transport) {
+      // The app is fine, the IdP is not: 503 (with Retry-After) tells clients to come back; 504 when it was slow.
+      throw new IdpUnavailableError(
+        transport.code,
+        transport.code === 'idp_timeout' ? 504 : 503,
+        `Sign-in is unavailable: the identity provider (${config.issuer}) cannot be reached. Please try again shortly.`,
+        { cause: err },
+      );
+    }
+    throw new IdpUnavailableError(
+      'idp_bad_response',
+      503,
+      `Sign-in is unavailable: the identity provider's discovery document at ${config.issuer} is invalid. ` +
+        'Check the issuer setting.',
+      { cause: err },
+    );
+  }
+  assertIdpSupports(config, configuration.serverMetadata());
+  return configuration;
+}
+
+/** The IdP's keys are refetched this often (and at once for an unknown `kid`), so a withdrawn key stops working. */
+const JWKS_MAX_AGE_MS = 10 * 60 * 1000;
+/** After a failed refetch, the cached keys are used without asking again for this long. */
+const JWKS_RETRY_AFTER_FAILURE_MS = 30 * 1000;
+
+/**
+ * Stale-if-error for the JWKS: when the periodic refetch fails (the JWKS endpoint is down or slow), logins keep
+ * verifying with the keys already fetched instead of failing, and the endpoint is asked again only after a pause,
+ * so a hanging endpoint does not add httpTimeout to every login. A `kid` the cached keys do not have still needs
+ * the endpoint: that fails with the transport error (502/504).
+ */
+function keepKeysWhenUnreachable(remote: RemoteJWKSet): JWTVerifyGetKey {
+  let failedAt = 0;
+  let local: { keys: JSONWebKeySet; getKey: JWTVerifyGetKey } | undefined;
+  const fromCache = (keys: JSONWebKeySet): JWTVerifyGetKey => {
+    if (local?.keys !== keys) local = { keys, getKey: createLocalJWKSet(keys) };
+    return local.getKey;
+  };
+  return async (header, token) => {
+    const cached = remote.jwks();
+    const stale = cached !== undefined && !remote.fresh;
+    if (stale && Date.now() - failedAt < JWKS_RETRY_AFTER_FAILURE_MS) {
+      try {
+        return await fromCache(cached)(header, token);
+      } catch {
+        // E.g. a kid the cached keys lack: ask the endpoint after all.
+      }
+    }
+    try {
+      return await remote(header, token);
+    } catch (err) {
+      if (!stale || err instanceof joseErrors.JWKSNoMatchingKey) throw err;
+      failedAt = Date.now();
+      try {
+        return await fromCache(cached)(header, token);
+      } catch {
+        throw err;
+      }
+    }
+  };
+}
+
+/** Creates the lazily discovered provider for a configuration. @private */
+export function createProvider(config: ResolvedConfig): Provider {
+  let cached: Promise<client.Configuration> | undefined;
+  let failure: { error: unknown; at: number } | undefined;
+  let jwks: JWTVerifyGetKey | undefined;
+  return {
+    async keys() {
+      if (jwks) return jwks;
+      const uri = (await this.get()).serverMetadata().jwks_uri;
+      if (!uri) {
+        throw new IdpUnavailableError('idp_bad_response', 502, 'The identity provider publishes no jwks_uri: its ID tokens cannot be verified.');
+      }
+      jwks = keepKeysWhenUnreachable(
+        createRemoteJWKSet(new URL(uri), {
+          timeoutDuration: config.httpTimeout,
+          cooldownDuration: 0,
+          cacheMaxAge: JWKS_MAX_AGE_MS,
+          [joseCustomFetch]: timedFetch(config) as never,
+        }),
+      );
+      return jwks;
+    },
+    get() {
+      if (cached) return cached;
+      if (failure && Date.now() - failure.at < RETRY_AFTER_FAILURE_MS) return Promise.reject(failure.error);
+      const attempt = discover(config);
+      cached = attempt;
+      attempt.then(
+        () => {
+          failure = undefined;
+        },
+        (err: unknown) => {
+          // Drop the failed promise so the next request retries discovery.
+          cached = undefined;
+          failure = { error: err, at: Date.now() };
+        },
+      );
+      return attempt;
+    },
+  };
+}
+

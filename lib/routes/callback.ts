@@ -1,0 +1,112 @@
+/**
+ * The redirect URI: matches the response to the login this browser started (by `state`, single use), redeems the
+ * code with the client secret and the PKCE verifier, validates the ID token, then regenerates the session id and
+ * stores the user. The response is always a redirect or an error page, never a page that keeps `?code=` visible.
+ */
+import type { Request, RequestHandler } from 'express';
+import * as client from 'openid-client';
+import { LoginStateError, passError } from '../errors.js';
+import { emit } from '../events.js';
+import { assertDpopBound, dpopOptions } from '../idp/dpop.js';
+import { acceptIdToken } from '../idp/id-token.js';
+import { callbackError, isInteractionRequired } from '../idp/protocol-errors.js';
+import { toStoredTokens } from '../idp/tokens.js';
+import { regenerateWithUser } from '../session/persistence.js';
+import { indexSession } from '../session/sid-index.js';
+import { sessionOf, takePendingLogin } from '../session/state.js';
+import { completeLogin } from './complete-login.js';
+import type { Context } from './context.js';
+import { CALLBACK_HEADERS, responseSearch } from './response-mode.js';
+
+function responseUrl(req: Request, ctx: Context): URL {
+  const url = new URL(ctx.config.redirectUri);
+  url.search = responseSearch(req);
+  return url;
+}
+
+/** @private */
+export function callbackHandler(ctx: Context): RequestHandler {
+  const { config } = ctx;
+  return async (req, res, next) => {
+    // The URL holds a one-time code: keep it out of caches and out of the Referer of whatever comes next.
+    res.set(CALLBACK_HEADERS);
+    try {
+      const session = sessionOf(req);
+      const url = responseUrl(req, ctx);
+      const state = url.searchParams.get('state');
+      if (!state) {
+        throw new LoginStateError(
+          'state_missing',
+          400,
+          'The sign-in response has no state, so it cannot be matched to a sign-in started here. Start again from the app.',
+        );
+      }
+      const pending = takePendingLogin(session, state, config.loginTimeout);
+      if (!pending) {
+        throw new LoginStateError(
+          'state_unknown',
+          400,
+          'This sign-in response does not match a sign-in in progress in this browser: it was already used ' +
+            '(back button or reload), or cookies were blocked. Start again.',
+        );
+      }
+      if (pending.expired) {
+        throw new LoginStateError('login_expired', 400, 'The sign-in took too long and has expired. Start again.');
+      }
+      // Mix-up defense (RFC 9700 §4.4): a login started at another IdP cannot finish here.
+      if (pending.login.issuer !== undefined && pending.login.issuer !== config.issuer) {
+        throw new LoginStateError(
+          'callback_invalid',
+          400,
+          'This sign-in response arrived for a different identity provider than the one the sign-in was started with. Start again.',
+        );
+      }
+      const configuration = await ctx.provider.get();
+      let claims: Record<string, unknown>;
+      let tokens: client.TokenEndpointResponse;
+      try {
+        const checks: client.AuthorizationCodeGrantChecks = {
+          pkceCodeVerifier: pending.login.codeVerifier,
+          expectedState: state,
+          expectedNonce: pending.login.nonce,
+          idTokenExpected: true,
+          // Step-up with max_age: openid-client then requires auth_time and checks it (OIDC Core §3.1.2.1).
+          ...(pending.login.maxAge !== undefined && { maxAge: pending.login.maxAge }),
+        };
+        // dpop: true — the code is redeemed with a proof of the login's key (RFC 9449 §5).
+        const dpop = await dpopOptions(configuration, pending.login.dpop);
+        const response = await client.authorizationCodeGrant(configuration, url, checks, undefined, dpop);
+        assertDpopBound(config, response);
+        tokens = response;
+        claims = await acceptIdToken(
+          response.id_token,
+          response.claims(),
+          config,
+          ctx.provider,
+        );
+      } catch (err) {
+        // prompt=none that needs the user (OIDC Core §3.1.2.6): stay anonymous, back where they were.
+        if (pending.login.silent && isInteractionRequired(err)) {
+          res.redirect(302, pending.login.returnTo);
+          return;
+        }
+        throw callbackError(err);
+      }
+      const user = await completeLogin(ctx, req, tokens, toStoredTokens(tokens), claims, pending.login);
+      if (pending.login.dpop) user.dpop = pending.login.dpop;
+      if (config.name !== undefined) user.provider = config.name;
+      await regenerateWithUser(req, user, (sessionId) => indexSession(ctx.config, req, user, sessionId));
+      emit(req, 'login', {
+        sub: user.sub,
+        ...(user.sid !== undefined && { sid: user.sid }),
+        ...(user.acr !== undefined && { acr: user.acr }),
+        stepUp: pending.login.acr !== undefined || pending.login.maxAge !== undefined,
+        silent: pending.login.silent === true,
+      });
+      // 303 turns the form_post POST into a GET of returnTo (RFC 9110 §15.4.4).
+      res.redirect(req.method === 'POST' ? 303 : 302, pending.login.returnTo);
+    } catch (err) {
+      passError(req, next, err);
+    }
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * What happens between a validated token response and the stored user: the step-up requirement of the pending
+ * login (`acr`; openid-client already checked `auth_time` against `max_age`), the optional UserInfo fetch with its
+ * `sub` check, and the app's afterCallback hook, which may reshape the user or refuse the login.
+ */
+import type { Request } from 'express';
+import type * as client from 'openid-client';
+import { nowSeconds } from '../clock.js';
+import { ForbiddenError } from '../errors.js';
+import { userinfoClaims } from '../idp/userinfo.js';
+import type { PendingLogin, StoredUser } from '../session/state.js';
+import type { StoredTokens } from '../types.js';
+import type { Context } from './context.js';
+
+/** ID token claims that describe the authentication itself: UserInfo may not override them (OIDC Core §5.3.2). */
+const AUTHENTICATION_CLAIMS = ['sub', 'iss', 'acr', 'amr', 'auth_time', 'sid'];
+
+/**
+ * Applies the pending login's step-up requirement, UserInfo and afterCallback, and returns the user to store.
+ * @throws {ForbiddenError} `step_up_failed` or `login_rejected`; {TokenValidationError} `userinfo_invalid`.
+ * @private
+ */
+export async function completeLogin(
+  ctx: Context,
+  req: Request,
+  tokens: client.TokenEndpointResponse,
+  stored: StoredTokens,
+  idTokenClaims: Record<string, unknown>,
+  pending: PendingLogin,
+): Promise<StoredUser> {
+  const sub = idTokenClaims.sub as string;
+  const acr = typeof idTokenClaims.acr === 'string' ? idTokenClaims.acr : undefined;
+  // OIDC Core §3.1.2.1: acr_values is a voluntary request, so the IdP may well answer with a weaker login.
+  // Refusing it here (and keeping the previous session) is what prevents a step-up redirect loop.
+  if (pending.acr !== undefined && (acr === undefined || !pending.acr.split(' ').includes(acr))) {
+    throw new ForbiddenError(
+      'This page needs a stronger sign-in than the identity provider performed. Contact your administrator if you cannot use the required method.',
+      'step_up_failed',
+    );
+  }
+  let claims = idTokenClaims;
+  if (ctx.config.fetchUserinfo) {
+    const extra = await userinfoClaims(ctx.provider, tokens.access_token, sub, pending.dpop);
+    claims = { ...claims, ...extra, ...Object.fromEntries(AUTHENTICATION_CLAIMS.filter((k) => k in idTokenClaims).map((k) => [k, idTokenClaims[k]])) };
+  }
+  if (ctx.config.afterCallback) {
+    // A hook that throws is an app bug: its error goes to next(err) like any other, and nothing is stored.
+    const verdict = await ctx.config.afterCallback(req, tokens, claims);
+    if (verdict === false) {
+      throw new ForbiddenError('This account is not allowed to sign in to this app.', 'login_rejected');
+    }
+    if (typeof verdict === 'object' && verdict !== null && typeof verdict.claims === 'object' && verdict.claims !== null) {
+      claims = verdict.claims;
+    }
+  }
+  const now = nowSeconds();
+  return {
+    sub,
+    claims,
+    tokens: stored,
+    loginAt: now,
+    seenAt: now,
+    ...(typeof idTokenClaims.sid === 'string' && { sid: idTokenClaims.sid }),
+    ...(acr !== undefined && { acr }),
+    ...(typeof idTokenClaims.auth_time === 'number' && { authTime: idTokenClaims.auth_time }),
+  };
+}

@@ -1,0 +1,97 @@
+/**
+ * GET /login: starts an authorization code flow (RFC 6749 §4.1) with PKCE S256 (RFC 7636) and an OpenID Connect
+ * nonce. The pending login lives in the server-side session keyed by its `state`, so several tabs can log in at once.
+ * It remembers the issuer it was sent to, so a response can only complete a login at the same IdP (mix-up defense,
+ * RFC 9700 §4.4).
+ */
+import type { Request, RequestHandler, Response } from 'express';
+import * as client from 'openid-client';
+import { nowSeconds } from '../clock.js';
+import { passError } from '../errors.js';
+import { authorizationUrl } from '../idp/authorization-request.js';
+import { newDpopKey } from '../idp/dpop.js';
+import { warnAboutCookie } from '../session/cookie.js';
+import { saveSession } from '../session/persistence.js';
+import { serializedUpdate } from '../session/serialized-update.js';
+import { type PendingLogin, addPendingLogin, sessionOf } from '../session/state.js';
+import type { Context } from './context.js';
+import { warnAboutFormPostCookie } from './response-mode.js';
+import { safeReturnTo } from './return-to.js';
+
+/** What a login started by the middleware itself (step-up, silent login) asks for beyond a plain login. @private */
+export interface LoginRequest {
+  /** A path already checked by safeReturnTo. */
+  returnTo: string;
+  /** Step-up: `acr_values` to request and require on return (OIDC Core §3.1.2.1). */
+  acr?: string;
+  /** Step-up: `max_age` in seconds; the returned `auth_time` must be within it. */
+  maxAge?: number;
+  /** `prompt=none`: an interaction error at the callback returns to `returnTo` anonymously. */
+  silent?: boolean;
+}
+
+/**
+ * Records a pending login in the session and redirects the browser to the authorization endpoint.
+ * @private
+ */
+export async function startLogin(ctx: Context, req: Request, res: Response, request: LoginRequest): Promise<void> {
+  const { config } = ctx;
+  const session = sessionOf(req);
+  warnAboutCookie(session, config.secureCookies);
+  warnAboutFormPostCookie(req, ctx);
+  const configuration = await ctx.provider.get();
+  // 256-bit values from openid-client's CSPRNG helpers (RFC 9700 §2.1 wants at least 128 bits).
+  const state = client.randomState();
+  const nonce = client.randomNonce();
+  const codeVerifier = client.randomPKCECodeVerifier();
+  const codeChallenge = await client.calculatePKCECodeChallenge(codeVerifier);
+  const pending: PendingLogin = { nonce, codeVerifier, returnTo: request.returnTo, createdAt: nowSeconds(), issuer: config.issuer };
+  const extra: Record<string, string> = {};
+  if (request.acr !== undefined) extra.acr_values = pending.acr = request.acr;
+  if (request.maxAge !== undefined) {
+    pending.maxAge = request.maxAge;
+    extra.max_age = String(request.maxAge);
+  }
+  if (request.silent) {
+    pending.silent = true;
+    extra.prompt = 'none';
+  }
+  if (config.responseMode === 'form_post') extra.response_mode = 'form_post';
+  let dpop: client.DPoPHandle | undefined;
+  if (config.dpop) {
+    // A key pair per login; dpop_jkt binds the code to it even without PAR (RFC 9449 §10).
+    const key = await newDpopKey(configuration);
+    dpop = key.handle;
+    pending.dpop = key.stored;
+    extra.dpop_jkt = await dpop.calculateThumbprint();
+  }
+  // Pushed (PAR) before the pending login is stored, so a refused push leaves nothing behind.
+  const url = await authorizationUrl(config, configuration, {
+    ...config.authorizationParams,
+    ...extra,
+    redirect_uri: config.redirectUri,
+    scope: config.scope,
+    state,
+    nonce,
+    code_challenge: codeChallenge,
+    code_challenge_method: 'S256',
+  }, dpop);
+  await serializedUpdate(req, async () => {
+    addPendingLogin(sessionOf(req), state, pending, { max: config.maxPendingLogins, ttl: config.loginTimeout });
+    // Saved before the redirect: the callback may arrive at another instance before this response ends.
+    await saveSession(req);
+  });
+  res.set('Cache-Control', 'no-store');
+  res.redirect(302, url.href);
+}
+
+/** @private */
+export function loginHandler(ctx: Context): RequestHandler {
+  return async (req, res, next) => {
+    try {
+      await startLogin(ctx, req, res, { returnTo: safeReturnTo(req.query.returnTo, ctx.config.basePath) });
+    } catch (err) {
+      passError(req, next, err);
+    }
+  };
+}
