@@ -189,7 +189,8 @@ describe('requests from another site end nothing: neither the app session nor th
     const browser = new Browser();
     await login(browser, app.url);
     const token = readSession(store, sessionIdOf(browser))!.oauth.user.logoutToken;
-    for (const headers of [{ 'sec-fetch-site': 'cross-site' }, { referer: 'https://evil.example/' }]) {
+    const variants: Array<Record<string, string>> = [{ 'sec-fetch-site': 'cross-site' }, { referer: 'https://evil.example/' }];
+    for (const headers of variants) {
       confirmationForm(await browser.request(`${app.url}/logout?confirm=${token}`, { headers }));
     }
     expect((await me(browser)).status).toBe(200);

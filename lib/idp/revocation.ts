@@ -45,6 +45,12 @@ function revocable(tokens: StoredTokens): Array<[RevokedKind, string]> {
   return list;
 }
 
+/** The HTTP response an openid-client error carries (an unexpected status keeps it as its cause), if any. */
+function responseIn(err: unknown): Response | undefined {
+  for (let e = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) if (e instanceof Response) return e;
+  return undefined;
+}
+
 /** Says why a revocation failed, in words that name the token kind and the IdP's answer, never the token. */
 function failure(kind: RevokedKind, err: unknown, timeoutMs: number): RevocationError {
   const transport = findCause(err, IdpUnavailableError);
@@ -53,6 +59,7 @@ function failure(kind: RevokedKind, err: unknown, timeoutMs: number): Revocation
   else if (transport) why = 'the endpoint could not be reached';
   else if (err instanceof client.ResponseBodyError) why = `it answered HTTP ${err.status} ${String(err.error).replace(/[^\x20-\x7e]/g, '').slice(0, 64)}`;
   else if (err instanceof client.WWWAuthenticateChallengeError) why = `it answered HTTP ${err.status} (client authentication refused)`;
+  else if (responseIn(err)) why = `it answered HTTP ${responseIn(err)!.status}`;
   else why = 'its answer was not usable';
   return new RevocationError(
     `Revoking the ${LABEL[kind]} at the identity provider failed (${why}); it stays valid until it expires. The logout itself went ahead.`,
