@@ -196,6 +196,19 @@ describe('requests from another site end nothing: neither the app session nor th
     expect((await me(browser)).status).toBe(200);
   });
 
+  test.each([
+    ['Sec-Purpose: prefetch', { 'sec-purpose': 'prefetch' }],
+    ['Sec-Purpose: prefetch;prerender', { 'sec-purpose': 'prefetch;prerender' }],
+    ['Purpose: prefetch', { purpose: 'prefetch' }],
+  ])('the tokenised link fetched ahead of a click (%s) ends nothing', async (_name, headers) => {
+    const browser = new Browser();
+    await login(browser, app.url);
+    const token = readSession(store, sessionIdOf(browser))!.oauth.user.logoutToken;
+    confirmationForm(await browser.request(`${app.url}/logout?confirm=${token}`, { headers: { 'sec-fetch-site': 'same-origin', ...headers } }));
+    expect((await browser.request(`${app.url}/logout?confirm=${token}`, { method: 'HEAD', headers: { 'sec-fetch-site': 'same-origin' } })).status).toBe(200);
+    expect((await me(browser)).status).toBe(200);
+  });
+
   test('a GET or POST with a wrong or another session\'s token ends nothing', async () => {
     const other = new Browser();
     await login(other, app.url, { user: 'bob' });

@@ -4,9 +4,9 @@
  * - `POST routes.logout` ends the session when it comes from the app's own origin (request-site.ts: `Origin`,
  *   else `Sec-Fetch-Site`, else `Referer`) or carries the session's logout token; anything else is refused (403
  *   `logout_refused`) and ends nothing.
- * - `GET routes.logout` ends it only with the logout token (the link `logoutUrl(req)` renders) and not from
- *   another site; otherwise it answers a confirmation page whose form POSTs the token. `requireLogoutToken: false`
- *   lets a same-origin GET through without the token.
+ * - `GET routes.logout` ends it only with the logout token (the link `logoutUrl(req)` renders), not from another
+ *   site and not as a prefetch; otherwise it answers a confirmation page whose form POSTs the token.
+ *   `requireLogoutToken: false` lets a same-origin GET through without the token.
  * - `GET routes.logout?state=...` is where the IdP sends the browser back (the `post_logout_redirect_uri`): the
  *   `state` must be the one this browser's logout sent (single use, `loginTimeout`), then the browser goes on to
  *   `postLogoutRedirect`; a wrong or stale one is refused (400 `logout_state_invalid`) and changes nothing.
@@ -28,7 +28,7 @@ import { unindexSession } from '../session/sid-index.js';
 import { type PendingLogout, type StoredUser, sessionOf, storedUser } from '../session/state.js';
 import type { Context } from './context.js';
 import { LOGOUT_TOKEN_PARAM, sendConfirmationPage, sendEndSessionPage } from './logout-pages.js';
-import { requestSite } from './request-site.js';
+import { isSpeculative, requestSite } from './request-site.js';
 
 /** The confirmation form carries one token; a bigger body is not that form. */
 const BODY_LIMIT = '4kb';
@@ -96,9 +96,11 @@ export function logoutGetHandler(ctx: Context): RequestHandler {
         return;
       }
       const site = requestSite(req, config.logoutAllowedOrigins);
+      // Only a real GET the user made: not a HEAD, not a prefetch of a link they have not clicked.
+      const deliberate = req.method === 'GET' && !isSpeculative(req);
       const tokenised = site !== 'cross-site' && isLogoutToken(session, req.query[LOGOUT_TOKEN_PARAM]);
       const relaxed = !config.requireLogoutToken && (site === 'same-origin' || site === 'user');
-      if (tokenised || relaxed) {
+      if (deliberate && (tokenised || relaxed)) {
         await endLogin(ctx, req, res, user);
         return;
       }

@@ -41,3 +41,14 @@ export function requestSite(req: Request, allowedOrigins: readonly string[]): Re
   if (referer !== undefined) return allowed(originOf(referer)) ? 'same-origin' : 'cross-site';
   return 'unknown';
 }
+
+/**
+ * True for a request the browser made on its own, ahead of a click: a prefetch or prerender (Sec-Purpose, Fetch
+ * §3.1; the older Purpose and X-Moz headers). A link the user has not clicked yet must not end their session, so
+ * such a request never counts as a logout.
+ * @private
+ */
+export function isSpeculative(req: Request): boolean {
+  const purpose = `${req.get('sec-purpose') ?? ''} ${req.get('purpose') ?? ''} ${req.get('x-moz') ?? ''} ${req.get('x-purpose') ?? ''}`;
+  return /prefetch|prerender|preview/i.test(purpose);
+}
