@@ -6,7 +6,7 @@
  */
 import session from 'express-session';
 import { buildApp } from './helpers/app.js';
-import { Browser } from './helpers/browser.js';
+import { Browser, formAction, hiddenInputs } from './helpers/browser.js';
 import { login } from './helpers/flow.js';
 import { CLIENT_ID, type TestIdp, startTestIdp } from './helpers/idp.js';
 import { confirmAtIdp, confirmationForm, endSessionForm, postLogout } from './helpers/logout.js';
@@ -84,7 +84,6 @@ test("endSessionMethod: 'GET' redirects to the end_session_endpoint with the par
   // The IdP takes the GET and sends the browser back with the same state.
   const hops = await browser.navigate(res.location!);
   const form = hops.at(-1)!;
-  const { hiddenInputs, formAction } = await import('./helpers/browser.js');
   const fields = hiddenInputs(form.body);
   fields.set('logout', 'yes');
   const done = await browser.navigate(formAction(form.body, form.url), { method: 'POST', body: fields });

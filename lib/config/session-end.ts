@@ -8,10 +8,10 @@
 import { z } from 'zod';
 import { LOOPBACK } from './fields.js';
 
-/** How the browser carries the end-session request to the IdP. @public */
+/** How the browser carries the end-session request to the IdP (the `endSessionMethod` option). @private */
 export const END_SESSION_METHODS = ['POST', 'GET'] as const;
 
-/** @private */
+/** The options, as a zod shape spread into the oauthLogin() schema. @private */
 export const sessionEndShape = {
   // Secure by default; each relaxation is one explicit option (README "Logout": "Relaxing the rules").
   requireLogoutToken: z.boolean({ error: 'requireLogoutToken must be true or false' }).default(true),
@@ -64,7 +64,7 @@ export interface SessionEndDerived {
   logoutAllowedOrigins: string[];
 }
 
-/** @private */
+/** Derives the logout route's path, the post-logout redirect URI and the allowed origins from the options. @private */
 export function deriveSessionEnd(appBase: string, basePath: string, logoutRoute: string, logoutOrigins: string[]): SessionEndDerived {
   return {
     logoutPath: `${basePath}${logoutRoute}`,
