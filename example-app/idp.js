@@ -1,8 +1,9 @@
 // @ts-check
 /**
  * An embedded OpenID Provider for the example app and the tests: the certified `oidc-provider` package with a
- * real login page and consent page, a few demo users, refresh tokens, PKCE required, RP-initiated and back-channel
- * logout. It runs on loopback only. It is a demo IdP: never use it (or its users) in production.
+ * real login page and consent page, a few demo users, refresh tokens, PKCE required, RP-initiated logout (GET and
+ * POST), token revocation and back-channel logout. It runs on loopback only. It is a demo IdP: never use it (or
+ * its users) in production.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -43,6 +44,28 @@ const page = (/** @type {string} */ title, /** @type {string} */ body) => `<!doc
 </style></head><body><main>${body}</main></body></html>`;
 
 /**
+ * Serves the IdP's SameSite=None cookies as SameSite=Lax. Browsers refuse SameSite=None without Secure, and plain
+ * http cannot set Secure; Lax is enough here because the demo IdP and the app share a host (one site: ports do not
+ * count), so the app's POST to the logout endpoint is a same-site request that carries Lax cookies. A real IdP on
+ * its own site keeps SameSite=None; Secure.
+ * @param {import('express').Request} _req
+ * @param {import('express').Response} res
+ * @param {import('express').NextFunction} next
+ */
+function sameSiteLax(_req, res, next) {
+  // The cookies package writes Set-Cookie past any setHeader override, so the headers are fixed as they go out.
+  const writeHead = res.writeHead;
+  res.writeHead = /** @type {typeof res.writeHead} */ (
+    function (/** @type {Parameters<typeof res.writeHead>} */ ...args) {
+      const cookies = res.getHeader('set-cookie');
+      if (Array.isArray(cookies)) res.setHeader('set-cookie', cookies.map((c) => c.replace(/;\s*samesite=none/i, '; samesite=lax')));
+      return writeHead.apply(res, args);
+    }
+  );
+  next();
+}
+
+/**
  * @typedef {import('oidc-provider').ClientMetadata} IdpClient
  *
  * @typedef {object} IdpOptions
@@ -59,6 +82,8 @@ const page = (/** @type {string} */ title, /** @type {string} */ body) => `<!doc
  *   feature (oidc-provider fills the rest from its own defaults), e.g. `{ dPoP: { nonceSecret, requireNonce } }`
  *   or `{ fapi: { enabled: true, profile: '2.0' } }`.
  * @property {string} [signingAlg] JWS algorithm of the IdP's signing key, default RS256 (PS256 for FAPI 2.0).
+ * @property {Array<Parameters<Provider['use']>[0]>} [use] koa middlewares of the OP, run around each of its requests
+ *   (tests record what reached an endpoint); Koa composes them when the server starts, so they are given here.
  */
 
 /**
@@ -105,7 +130,11 @@ export async function startIdp(options) {
       ...c,
     })),
     jwks: { keys: [{ ...signingKey, kid: `demo-${randomBytes(4).toString('hex')}`, use: 'sig', alg: options.signingAlg ?? 'RS256' }] },
-    cookies: { keys: [randomBytes(32).toString('hex')] },
+    // The app's logout posts its end-session request (the ID token in the body, never in a URL). oidc-provider
+    // takes POST at its logout endpoint only with SameSite=None session cookies, since a Lax cookie does not come
+    // with a POST from another site; see sameSiteLax() for why Lax is what this loopback IdP serves.
+    cookies: { keys: [randomBytes(32).toString('hex')], long: { sameSite: 'none' } },
+    enableHttpPostMethods: true,
     pkce: { required: () => true },
     // Put profile and email claims in the ID token, as most hosted IdPs do.
     conformIdTokenClaims: false,
@@ -186,6 +215,7 @@ export async function startIdp(options) {
 
   const app = express();
   app.disable('x-powered-by');
+  app.use(sameSiteLax);
   app.get('/favicon.ico', (_req, res) => {
     res.status(204).end();
   });
@@ -287,6 +317,7 @@ export async function startIdp(options) {
     }
   });
 
+  for (const middleware of options.use ?? []) provider.use(middleware);
   app.use(provider.callback());
   server.on('request', app);
 

@@ -19,7 +19,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
-import { OAuthLoginError, oauthLogin, oauthSession, requireAuth } from 'express-oauth-login';
+import { OAuthLoginError, logoutUrl, oauthLogin, oauthSession, requireAuth } from 'express-oauth-login';
 import { DEMO_USERS, startIdp } from './idp.js';
 import { errorPage, homePage, profilePage } from './views.js';
 
@@ -100,7 +100,9 @@ async function build(server, baseURL, options) {
           token_endpoint_auth_method: 'client_secret_basic',
           grant_types: ['authorization_code', 'refresh_token'],
           redirect_uris: [`${baseURL}/callback`],
-          post_logout_redirect_uris: [baseURL],
+          // Where the IdP sends the browser back after logout: the app's logout route checks the `state` it sent,
+          // then goes home.
+          post_logout_redirect_uris: [`${baseURL}/logout`],
           // The IdP tells the app when a user signs out elsewhere (OpenID Connect Back-Channel Logout 1.0).
           backchannel_logout_uri: `${baseURL}/backchannel-logout`,
           backchannel_logout_session_required: true,
@@ -125,7 +127,9 @@ async function build(server, baseURL, options) {
 
   // 2. Sessions: oauthSession() is express-session set up for this middleware: an opaque HttpOnly, SameSite=Lax
   //    cookie, and the tokens kept in the store (memory, or Redis with REDIS_URL).
-  // 3. The login routes: GET /login, GET /callback, GET|POST /logout, POST /backchannel-logout.
+  // 3. The login routes: GET /login, GET /callback, GET|POST /logout, POST /backchannel-logout. Logout is
+  //    CSRF-safe: the pages log out with a POST form or the one-click link logoutUrl(req); a request from another
+  //    site gets a confirmation page (GET) or a 403 (POST), and ends nothing.
   //    A missing clientId or clientSecret falls back to OAUTH_CLIENT_ID / OAUTH_CLIENT_SECRET, or fails with a message
   //    that names them.
   let sessions;
@@ -166,7 +170,7 @@ async function build(server, baseURL, options) {
   });
   app.get('/profile', requireAuth(), (req, res) => {
     res.set('Cache-Control', 'no-store'); // personal data: not for the browser's back/forward cache
-    res.type('html').send(profilePage(/** @type {Express.User} */ (req.user)));
+    res.type('html').send(profilePage(/** @type {Express.User} */ (req.user), logoutUrl(req)));
   });
 
   // 5. A protected JSON API. The browser calls it with its session cookie; the server calls the IdP's UserInfo
@@ -203,7 +207,8 @@ async function build(server, baseURL, options) {
       res.json({ error: known ? err.code : 'internal_error', message });
       return;
     }
-    res.type('html').send(errorPage({ status, code: known ? err.code : undefined, message, retry: known && status < 500 }));
+    const signOut = known && err.code.startsWith('logout_');
+    res.type('html').send(errorPage({ status, code: known ? err.code : undefined, message, retry: known && status < 500 && !signOut, signOut }));
   };
   app.use(onError);
 

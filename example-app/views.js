@@ -31,7 +31,8 @@ function layout({ title, body, loggedIn = false }) {
       <a href="/profile">Profile</a>
       ${
         loggedIn
-          ? `<form method="post" action="/logout"><button class="link" type="submit">Log out</button></form>`
+          ? // A POST from this page's own origin: the logout route accepts it (no other site can send one).
+            `<form method="post" action="/logout"><button class="link" type="submit">Log out</button></form>`
           : `<a class="button small" href="/login?returnTo=%2Fprofile">Log in</a>`
       }
     </nav>
@@ -68,11 +69,12 @@ export function homePage({ idp }) {
 }
 
 /**
- * The protected profile page: claims, access token expiry (with a live countdown), and a button that calls the
- * protected JSON API.
+ * The protected profile page: claims, access token expiry (with a live countdown), a button that calls the
+ * protected JSON API, and a one-click logout link.
  * @param {import('express-oauth-login').AuthenticatedUser} user
+ * @param {string} logoutHref from logoutUrl(req): the logout route with this session's logout token
  */
-export function profilePage(user) {
+export function profilePage(user, logoutHref) {
   const claims = Object.entries(user.claims)
     .map(([name, value]) => {
       const shown = name === 'exp' || name === 'iat' || name === 'auth_time' ? `${value} (${isoTime(value)})` : display(value);
@@ -107,6 +109,12 @@ export function profilePage(user) {
       </section>
     </div>
     <section class="card">
+      <h2>Signing out</h2>
+      <p>The <strong>Log out</strong> button above posts a form; this <a id="logout-link" href="${esc(logoutHref)}">plain
+      link</a> works in one click too, because it carries this session's logout token (<code>logoutUrl(req)</code>).
+      A link to <code>/logout</code> from any other site only reaches a confirmation page.</p>
+    </section>
+    <section class="card">
       <h2>ID token claims</h2>
       <table class="claims">
         <tbody>
@@ -120,17 +128,21 @@ export function profilePage(user) {
 /**
  * The app's own error page (the "custom error page" recipe): every express-oauth-login error has a status, a
  * stable code and a message written for the person in front of the browser.
- * @param {{ status: number, code?: string, message: string, retry: boolean }} err
+ * @param {{ status: number, code?: string, message: string, retry: boolean, signOut?: boolean }} err signOut: a
+ *   refused logout (`logout_refused`, `logout_state_invalid`), which offers the confirmation page instead
  */
-export function errorPage({ status, code, message, retry }) {
+export function errorPage({ status, code, message, retry, signOut = false }) {
+  const title = status >= 500 ? 'Something went wrong on our side' : signOut ? 'Sign-out problem' : 'We could not sign you in';
   return layout({
     title: 'Something went wrong',
     body: `
     <section class="card error">
-      <h1>${status >= 500 ? 'Something went wrong on our side' : 'We could not sign you in'}</h1>
+      <h1>${title}</h1>
       <p>${esc(message)}</p>
       ${code ? `<p class="hint">Error code: <code>${esc(code)}</code> · HTTP ${esc(status)}</p>` : ''}
-      <p>${retry ? '<a class="button" href="/login?returnTo=%2Fprofile">Try again</a> ' : ''}<a class="button secondary" href="/">Home</a></p>
+      <p>${retry ? '<a class="button" href="/login?returnTo=%2Fprofile">Try again</a> ' : ''}${
+        code === 'logout_refused' ? '<a class="button" href="/logout">Sign out</a> ' : ''
+      }<a class="button secondary" href="/">Home</a></p>
     </section>`,
   });
 }

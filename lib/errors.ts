@@ -34,7 +34,10 @@ export type OAuthErrorCode =
   | 'step_up_required'
   | 'userinfo_invalid'
   | 'session_store_unavailable'
-  | 'logout_token_invalid';
+  | 'logout_token_invalid'
+  | 'logout_refused'
+  | 'logout_state_invalid'
+  | 'revocation_failed';
 
 /**
  * Base class of every error the middleware passes to `next(err)`.
@@ -156,6 +159,40 @@ export class StepUpRequiredError extends OAuthLoginError {
 export class LogoutTokenError extends OAuthLoginError {
   constructor(detail: string) {
     super('logout_token_invalid', 400, `The logout token was rejected: ${detail}.`);
+  }
+}
+
+/**
+ * A request to the logout route that the middleware refused (README "Logout"):
+ * - `logout_refused` (403): a POST that did not come from the app's own pages (checked with `Origin`, else
+ *   `Sec-Fetch-Site`, else `Referer`) and carried no valid logout token: logout CSRF. Nothing was ended.
+ * - `logout_state_invalid` (400): the browser came back from the IdP's end-session endpoint with a `state` that
+ *   matches no logout started in this browser (replayed, expired, or forged). Nothing was changed.
+ * @public
+ */
+export class LogoutError extends OAuthLoginError {
+  constructor(code: 'logout_refused' | 'logout_state_invalid') {
+    super(
+      code,
+      code === 'logout_refused' ? 403 : 400,
+      code === 'logout_refused'
+        ? 'This sign-out request did not come from this app, so it was ignored and you are still signed in. ' +
+            "To sign out, use the app's own Log out button."
+        : 'This sign-out response does not match a sign-out started in this browser (it was already used, took too ' +
+            'long, or cookies were blocked). Nothing was changed: if you are still signed in and want to sign out, use Log out again.',
+    );
+  }
+}
+
+/**
+ * Revoking a token at the IdP's revocation endpoint (RFC 7009) failed or timed out. Never an HTTP answer: the
+ * logout it belongs to still happens; the app hears about it through the `error` event. The token stays valid at
+ * the IdP until it expires.
+ * @public
+ */
+export class RevocationError extends OAuthLoginError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('revocation_failed', 502, message, options);
   }
 }
 

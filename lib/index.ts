@@ -18,6 +18,7 @@ export { requireAuth, type RequireAuthOptions, type ClaimRuleValue } from './gua
 export { getAccessToken } from './guard/access-token.js';
 export { fetchWithToken, type FetchWithTokenInit } from './guard/resource-fetch.js';
 export { attemptSilentLogin } from './guard/silent-login.js';
+export { logoutUrl } from './routes/logout-url.js';
 export type { AfterCallback, AfterCallbackResult, AuthenticatedUser } from './types.js';
 export type {
   OAuthEvents,
@@ -41,6 +42,8 @@ export {
   ForbiddenError,
   StepUpRequiredError,
   LogoutTokenError,
+  LogoutError,
+  RevocationError,
   SessionStoreError,
   type OAuthErrorCode,
 } from './errors.js';

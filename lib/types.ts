@@ -50,6 +50,11 @@ export interface StoredTokens {
   refreshToken?: string;
   idToken?: string;
   scope?: string;
+  /**
+   * Seconds since the epoch: the ID token's `session_expiry` claim (IPSIE SL1), the upstream session's end. The
+   * app session never outlives it; a refreshed ID token that carries one replaces it.
+   */
+  sessionExpiry?: number;
 }
 
 /** A DPoP key pair (RFC 9449) as stored in the session, with the login or tokens it protects. @private */

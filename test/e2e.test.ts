@@ -238,20 +238,62 @@ test('two tabs of one browser log in at once and both end up on the profile', as
   await context.close();
 });
 
-test('logout ends the app session and the IdP session; the protected API then answers 401', async () => {
+/** Every request the browser context made (any page, any site): URL, method, body, and the answer's status. */
+function recordRequests(context: BrowserContext): Array<{ url: string; method: string; body: string | null; status?: number; location?: string }> {
+  const seen: Array<{ url: string; method: string; body: string | null; status?: number; location?: string }> = [];
+  context.on('request', (request) => {
+    seen.push({ url: request.url(), method: request.method(), body: request.postData() });
+  });
+  context.on('response', (response) => {
+    const entry = seen.findLast((r) => r.url === response.url() && r.status === undefined);
+    if (entry) {
+      entry.status = response.status();
+      const location = response.headers().location;
+      if (location) entry.location = location;
+    }
+  });
+  return seen;
+}
+
+/** Signs out at the demo IdP's "Sign out?" page and waits to be back on the app. */
+async function confirmAtIdp(page: Page): Promise<void> {
+  await page.waitForURL((url) => url.href.startsWith(app.issuer));
+  await page.click('button:has-text("Yes, sign me out")');
+  await page.waitForURL((url) => url.href.startsWith(app.url) && !url.pathname.startsWith('/logout'));
+}
+
+test('logout ends the app session and the IdP session; no URL the browser saw carried a token; the state came back', async () => {
   const context = await browser.newContext();
+  const requests = recordRequests(context);
   const { page } = await watchedPage(context);
   await logInFromHome(page);
   await expect(fetchApi(page)).resolves.toMatchObject({ status: 200, body: { userinfo: { sub: 'alice' } } });
   const before = (await context.cookies(app.url)).find((c) => c.name === app.sessionCookie)!;
 
   await page.click('header button:has-text("Log out")');
-  // RP-initiated logout: the IdP asks for confirmation, then sends the browser back to the app.
-  await page.waitForURL((url) => url.href.startsWith(app.issuer));
-  await page.click('button:has-text("Yes, sign me out")');
-  await page.waitForURL((url) => url.href.startsWith(app.url));
+  // RP-initiated logout: the app's page posts the end-session request, the IdP asks, then sends the browser back.
+  await confirmAtIdp(page);
   expect(page.url()).toBe(`${app.url}/`);
   await expect(page.locator('main a:has-text("Log in")').count()).resolves.toBe(1);
+
+  // The end-session request was a POST with the ID token in its body; its URL is the bare endpoint.
+  const metadata = (await (await fetch(`${app.issuer}/.well-known/openid-configuration`)).json()) as { end_session_endpoint: string };
+  const endSession = requests.filter((r) => r.url.split('?')[0] === metadata.end_session_endpoint);
+  expect(endSession.map((r) => [r.method, r.url])).toEqual([['POST', metadata.end_session_endpoint]]);
+  const form = new URLSearchParams(endSession[0]!.body!);
+  expect(form.get('id_token_hint')).toMatch(/^eyJ/);
+  // Not one URL of the whole run (app, IdP, any page) carried a token or a hint.
+  expect(requests.length).toBeGreaterThan(10);
+  for (const { url } of requests) {
+    expect(url).not.toContain('id_token_hint');
+    expect(url).not.toContain('eyJ');
+    expect(url).not.toContain(form.get('id_token_hint')!);
+  }
+  // The IdP sent the browser back with the state the app sent, and the app accepted it (302 home).
+  const back = requests.filter((r) => r.url.startsWith(`${app.url}/logout?state=`));
+  expect(back).toHaveLength(1);
+  expect(new URL(back[0]!.url).searchParams.get('state')).toBe(form.get('state'));
+  expect(back[0]!.status).toBe(302);
 
   // The app session is gone on the server, not only in this browser: the old cookie no longer works.
   await expect(fetchApi(page)).resolves.toEqual({
@@ -271,6 +313,46 @@ test('logout ends the app session and the IdP session; the protected API then an
   await page.goto(`${app.url}/profile`);
   expect(page.url()).toContain(`${app.issuer}/interaction/`);
   await expect(page.locator('#password').count()).resolves.toBe(1);
+  await context.close();
+});
+
+test('without JavaScript: a GET of /logout shows the confirmation page, whose button (then Continue) ends both sessions', async () => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const { page } = await watchedPage(context);
+  await page.goto(`${app.url}/profile`);
+  await signInAtIdp(page);
+
+  // A plain visit of /logout (a bookmark, a link from anywhere) ends nothing by itself.
+  const confirmation = await page.goto(`${app.url}/logout`);
+  expect(confirmation!.status()).toBe(200);
+  expect(confirmation!.headers()['content-security-policy']).toMatch(/style-src 'nonce-[^']+'/);
+  await expect(page.locator('h1').textContent()).resolves.toBe('Sign out?');
+  mkdirSync(ARTIFACTS, { recursive: true });
+  await page.screenshot({ path: join(ARTIFACTS, 'logout-confirmation.png'), fullPage: true });
+  await page.goto(`${app.url}/profile`);
+  await expect(page.locator('h1').textContent()).resolves.toBe('Hello, Alice Example');
+
+  await page.goto(`${app.url}/logout`);
+  await page.click('button:has-text("Sign out")');
+  // No script ran: the end-session form waits for its Continue button.
+  await expect(page.locator('h1').textContent()).resolves.toBe('Signing you out…');
+  await page.click('button:has-text("Continue")');
+  await confirmAtIdp(page);
+  expect(page.url()).toBe(`${app.url}/`);
+  await page.goto(`${app.url}/profile`);
+  expect(page.url()).toContain(`${app.issuer}/interaction/`);
+  await context.close();
+});
+
+test('the one-click link on the profile page (logoutUrl) logs out without a confirmation page', async () => {
+  const context = await browser.newContext();
+  const { page } = await watchedPage(context);
+  await logInFromHome(page, 'bob');
+  await expect(page.locator('#logout-link').getAttribute('href')).resolves.toMatch(/^\/logout\?confirm=[\w-]{43}$/);
+  await page.click('#logout-link');
+  await confirmAtIdp(page);
+  expect(page.url()).toBe(`${app.url}/`);
+  await expect(fetchApi(page)).resolves.toMatchObject({ status: 401 });
   await context.close();
 });
 

@@ -9,6 +9,7 @@ import { Browser, type Hop } from './helpers/browser.js';
 import { HOSTILE_CLIENT_ID, HOSTILE_CLIENT_SECRET, type HostileIdp, startHostileIdp } from './helpers/hostile-idp.js';
 import { type TestServer, startServer } from './helpers/servers.js';
 import { editSession, readSession, sessionIdOf } from './helpers/store.js';
+import { postLogout } from './helpers/logout.js';
 import type { AfterCallback, OAuthEventMap } from '../lib/index.js';
 
 let app: TestServer;
@@ -132,7 +133,7 @@ test('events report login, refresh, error and logout without any token, code or 
   expect((await browser.request(`${app.url}/api/me`, { headers: json })).status).toBe(200);
   const refreshed = readSession(store, sid)!.oauth.user.tokens;
   await browser.request(`${app.url}/callback?code=${code}&state=made-up`, { headers: json });
-  await browser.request(`${app.url}/logout`);
+  await postLogout(browser, app.url);
   expect(events.map((e) => e.type)).toEqual(['login', 'refresh', 'error', 'logout']);
   expect(events[0]).toEqual({ type: 'login', sub: 'mallory-or-not', stepUp: false, silent: false });
   expect(events[1]).toEqual({ type: 'refresh', sub: 'mallory-or-not', outcome: 'refreshed' });

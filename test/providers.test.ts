@@ -13,6 +13,7 @@ import { login } from './helpers/flow.js';
 import { HOSTILE_CLIENT_ID, HOSTILE_CLIENT_SECRET, type HostileIdp, startHostileIdp } from './helpers/hostile-idp.js';
 import { type TestIdp, startTestIdp } from './helpers/idp.js';
 import { type TestServer, startServer } from './helpers/servers.js';
+import { confirmAtIdp, endSessionForm, postLogout } from './helpers/logout.js';
 
 let app: TestServer;
 let separate: TestServer;
@@ -43,7 +44,7 @@ beforeAll(async () => {
   evil = await startHostileIdp();
   const providers = (server: TestServer): ProviderConfig[] => [
     { name: 'alpha', ...testConfig(server, alpha.issuer) },
-    { name: 'beta', ...testConfig(server, beta.issuer) },
+    { name: 'beta', ...testConfig(server, beta.issuer, { postLogoutRedirect: '/bye-beta' }) },
     { name: 'evil', ...testConfig(server, evil.issuer, { clientId: HOSTILE_CLIENT_ID, clientSecret: HOSTILE_CLIENT_SECRET }) },
   ];
   appWith(app, (a) => a.use(oauthLogin(providers(app))));
@@ -85,10 +86,14 @@ describe.each([
     const url = server().url;
     const browser = new Browser();
     await login(browser, url, { loginPath: '/login/beta', returnTo: '/' });
-    const out = await browser.request(`${url}/logout`);
-    expect(out.status).toBe(302);
-    expect(new URL(out.location!).origin).toBe(beta.issuer);
+    const out = await postLogout(browser, url);
+    expect(out.status).toBe(200);
+    expect(new URL(endSessionForm(out).action).origin).toBe(beta.issuer);
     expect((await me(browser, url)).status).toBe(401);
+    // The IdP's return reaches beta's logout route (the session remembers whose logout it is): beta's destination.
+    const back = (await confirmAtIdp(browser, out)).find((h) => h.url.startsWith(`${url}/logout?state=`))!;
+    expect(back.status).toBe(302);
+    expect(back.location).toBe(`${url}/bye-beta`);
   });
 
   test('mix-up: a response from beta delivered to alpha\'s callback is refused and nothing is redeemed', async () => {

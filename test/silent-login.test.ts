@@ -9,6 +9,7 @@ import { Browser, type Hop } from './helpers/browser.js';
 import { login } from './helpers/flow.js';
 import { type TestIdp, startTestIdp } from './helpers/idp.js';
 import { type TestServer, startServer } from './helpers/servers.js';
+import { postLogout } from './helpers/logout.js';
 import { type LoginEvent, attemptSilentLogin } from '../lib/index.js';
 
 let app: TestServer;
@@ -80,7 +81,7 @@ test('API calls are never redirected for a silent login', async () => {
 test('after a local logout the IdP session does not sign the user straight back in', async () => {
   const browser = new Browser();
   await login(browser, app.url, { user: 'alice' });
-  const out = await browser.request(`${app.url}/logout`);
+  const out = await postLogout(browser, app.url);
   expect(out.location).toBe(`${app.url}/`);
   const page = await browser.request(`${app.url}/maybe`);
   expect(page.status).toBe(200);

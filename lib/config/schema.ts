@@ -12,6 +12,7 @@ import { LOOPBACK, baseUrlOption, httpUrl, parseOptions, routePath } from './fie
 import { PROFILES, applyProfileDefaults } from './profiles.js';
 import { PROVIDER_NAME, applyProviderDefaults } from './provider-names.js';
 import { type RedisClient, isRedisClient } from './redis-client.js';
+import { type SessionEndDerived, deriveSessionEnd, sessionEndIssues, sessionEndShape } from './session-end.js';
 
 /** Parameters the middleware owns: letting `authorizationParams` override them would undo a security check. */
 const RESERVED_AUTH_PARAMS = [
@@ -87,7 +88,7 @@ const schema = z
     postLogoutRedirect: z
       .string()
       .refine((s) => /^\/(?!\/)[^\s\\]*$/.test(s) || (URL.canParse(s) && /^https?:$/.test(new URL(s).protocol)), {
-        message: 'postLogoutRedirect must be a path on this app ("/goodbye") or an absolute http(s) URL registered at the IdP',
+        message: 'postLogoutRedirect must be a path on this app ("/goodbye") or an absolute http(s) URL',
       })
       .optional(),
     backchannelLogout: z.boolean({ error: 'backchannelLogout must be true or false' }).default(false),
@@ -118,6 +119,8 @@ const schema = z
     name: z.string().regex(PROVIDER_NAME, 'name must be 1-32 letters, digits, "-" or "_" (it becomes part of the route paths)').optional(),
     // Errors on the middleware's own routes: the built-in page (true), or next(err) to the app's handlers (false).
     errorPage: z.boolean({ error: 'errorPage must be true or false' }).default(true),
+    // How sessions end (issue 12): logout CSRF rules, end-session method, revocation, upstream ceiling.
+    ...sessionEndShape,
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -150,7 +153,7 @@ const schema = z
     if (c.idTokenSigningAlgs.includes('none')) {
       ctx.addIssue({ code: 'custom', path: ['idTokenSigningAlgs'], message: 'unsigned ID tokens (alg "none") are never accepted' });
     }
-    for (const issue of clientAuthIssues(c)) ctx.addIssue({ code: 'custom', path: [issue.path], message: issue.message });
+    for (const issue of [...clientAuthIssues(c), ...sessionEndIssues(c)]) ctx.addIssue({ code: 'custom', path: [issue.path], message: issue.message });
   })
   // Checked even when other fields fail, so a missing secret is listed together with every other problem.
   .refine((c) => !needsClientSecret(c) || Boolean(c.clientSecret), {
@@ -170,7 +173,7 @@ type EnvFilled = 'issuer' | 'clientId' | 'clientSecret' | 'baseURL';
 export type OAuthLoginConfig = Omit<z.input<typeof schema>, EnvFilled> & Partial<Pick<z.input<typeof schema>, EnvFilled>>;
 
 /** The validated configuration with every default applied. @public */
-export type ResolvedConfig = z.output<typeof schema> & {
+export type ResolvedConfig = z.output<typeof schema> & SessionEndDerived & {
   /** baseURL without a trailing slash; the redirect URI is `${appBase}${routes.callback}`. */
   appBase: string;
   /** Path prefix of baseURL ('' at the origin root), for redirects the browser follows on this app. */
@@ -179,7 +182,7 @@ export type ResolvedConfig = z.output<typeof schema> & {
   loginPath: string;
   redirectUri: string;
   secureCookies: boolean;
-  /** Absolute URL the browser ends at after logout: postLogoutRedirect resolved against appBase, else baseURL. */
+  /** Absolute URL the browser ends at after logout (after the IdP, once `state` is checked): postLogoutRedirect resolved against appBase, else baseURL. */
   postLogoutUrl: string;
   /** The parsed `clientPrivateKey` (private_key_jwt only). */
   clientKey?: ClientKey;
@@ -223,5 +226,6 @@ export function resolveConfig(input: OAuthLoginConfig | undefined, env: NodeJS.P
     redirectUri: `${appBase}${c.routes.callback}`,
     secureCookies: new URL(appBase).protocol === 'https:',
     postLogoutUrl: c.postLogoutRedirect?.startsWith('/') ? `${appBase}${c.postLogoutRedirect}` : (c.postLogoutRedirect ?? c.baseURL),
+    ...deriveSessionEnd(appBase, basePath, c.routes.logout, c.logoutOrigins),
   };
 }

@@ -56,6 +56,11 @@ export async function currentUser(req: Request): Promise<StoredUser | undefined>
       return undefined;
     }
     storeTokens(session, tokens);
+    // A refreshed ID token may say the upstream session is over (session_expiry): the session ends now, not later.
+    if ((sessionLifetime(session, config) ?? 0) <= 0) {
+      await destroySession(req);
+      return undefined;
+    }
     // Saved now rather than when the response ends: a store failure then becomes a 503 instead of silently losing
     // a rotated refresh token.
     await saveSession(req);

@@ -6,8 +6,10 @@
 import type { Request } from 'express';
 import type * as client from 'openid-client';
 import { nowSeconds } from '../clock.js';
-import { ForbiddenError } from '../errors.js';
+import { ForbiddenError, TokenValidationError } from '../errors.js';
 import { userinfoClaims } from '../idp/userinfo.js';
+import { sessionLifetime } from '../session/lifetime.js';
+import { newLogoutToken } from '../session/logout-state.js';
 import type { PendingLogin, StoredUser } from '../session/state.js';
 import type { StoredTokens } from '../types.js';
 import type { Context } from './context.js';
@@ -54,7 +56,7 @@ export async function completeLogin(
     }
   }
   const now = nowSeconds();
-  return {
+  const user: StoredUser = {
     sub,
     claims,
     tokens: stored,
@@ -63,5 +65,26 @@ export async function completeLogin(
     ...(typeof idTokenClaims.sid === 'string' && { sid: idTokenClaims.sid }),
     ...(acr !== undefined && { acr }),
     ...(typeof idTokenClaims.auth_time === 'number' && { authTime: idTokenClaims.auth_time }),
+    // Made with the login, so rendering logoutUrl(req) later never has to write the session.
+    logoutToken: newLogoutToken(),
   };
+  assertUpstreamSessionAlive(ctx, user, now);
+  return user;
+}
+
+/**
+ * A session born dead would send the browser straight back to the IdP, which would answer the same: refuse the
+ * login instead when the upstream session has already ended, by the IdP's `session_expiry` (IPSIE) or by
+ * `maxSessionLifetime` after `auth_time` (login.ts sends it as max_age, so only an IdP that ignores max_age gets here).
+ */
+function assertUpstreamSessionAlive(ctx: Context, user: StoredUser, now: number): void {
+  if ((sessionLifetime({ oauth: { user } }, ctx.config, now) ?? 1) > 0) return;
+  const byIdp = user.tokens.sessionExpiry !== undefined && user.tokens.sessionExpiry <= now;
+  throw new TokenValidationError(
+    'id_token_invalid',
+    401,
+    byIdp
+      ? "The identity provider's session has already ended (session_expiry): sign in at the identity provider again."
+      : 'Your sign-in at the identity provider is older than this app allows (maxSessionLifetime): sign in at the identity provider again.',
+  );
 }

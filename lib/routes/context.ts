@@ -22,9 +22,13 @@ export function registerContext(ctx: Context): void {
   contexts.set(ctx.config, ctx);
 }
 
-/** The provider name of the session's logged-in user, if any (no session: none). @private */
+/**
+ * The provider name of the session's logged-in user, or of the logout waiting for its IdP's answer (no session:
+ * none). @private
+ */
 export function sessionProvider(req: Request): string | undefined {
-  return (req as { session?: { oauth?: { user?: { provider?: string } } } }).session?.oauth?.user?.provider;
+  const oauth = (req as { session?: { oauth?: { user?: { provider?: string }; logout?: { provider?: string } } } }).session?.oauth;
+  return oauth?.user?.provider ?? oauth?.logout?.provider;
 }
 
 /** True when the session's user logged in through `ctx`'s provider. @private */

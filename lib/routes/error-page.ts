@@ -22,6 +22,23 @@ function wantsJson(req: Request, err: OAuthLoginError): boolean {
   return err.code === 'unauthenticated' || req.accepts(['html', 'json']) !== 'html';
 }
 
+/** The page's heading. */
+function heading(err: OAuthLoginError): string {
+  if (err.status === 503) return 'Temporarily unavailable';
+  if (err.code === 'forbidden') return 'Access denied';
+  return err.code.startsWith('logout_') ? 'Sign-out problem' : 'We could not sign you in';
+}
+
+/**
+ * The page's button: "Start again" (the login) for what a new login fixes; for a refused logout, "Sign out", which
+ * leads to the confirmation page (a GET of the logout route), so the user can still sign out on purpose.
+ */
+function action(req: Request, err: OAuthLoginError, loginPath: string): { href: string; label: string } | undefined {
+  if (err.code === 'logout_refused') return { href: boundConfig(req)?.logoutPath ?? '/logout', label: 'Sign out' };
+  if (err.code === 'logout_state_invalid') return undefined;
+  return err.status < 500 || err.status === 503 ? { href: loginPath, label: 'Start again' } : undefined;
+}
+
 /**
  * Renders the default error page (or JSON for API clients) with the error's status and headers.
  * @private
@@ -34,18 +51,18 @@ export function renderError(req: Request, res: Response, err: OAuthLoginError, l
     res.json(err.toJSON());
     return;
   }
-  const startAgain = err.status < 500 || err.status === 503;
+  const button = action(req, err, loginPath);
   res.type('html').send(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="referrer" content="no-referrer"><title>Sign-in problem</title>
+<meta name="referrer" content="no-referrer"><title>${err.code.startsWith('logout_') ? 'Sign-out' : 'Sign-in'} problem</title>
 <style>body{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;padding:0 1rem;color:#1f2933}
 h1{font-size:1.4rem}code{background:#f0f2f5;padding:.1rem .3rem;border-radius:3px}
 a.button{display:inline-block;margin-top:1rem;padding:.5rem 1rem;background:#2457d6;color:#fff;border-radius:4px;text-decoration:none}</style>
 </head><body><main>
-<h1>${err.status === 503 ? 'Temporarily unavailable' : err.code === 'forbidden' ? 'Access denied' : 'We could not sign you in'}</h1>
+<h1>${heading(err)}</h1>
 <p>${escapeHtml(err.message)}</p>
 <p>Error code: <code>${escapeHtml(err.code)}</code></p>
-${startAgain ? `<a class="button" href="${escapeHtml(loginPath)}">Start again</a>` : ''}
+${button ? `<a class="button" href="${escapeHtml(button.href)}">${button.label}</a>` : ''}
 <p><a href="/">Go to the home page</a></p>
 </main></body></html>`);
 }

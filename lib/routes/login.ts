@@ -52,6 +52,11 @@ export async function startLogin(ctx: Context, req: Request, res: Response, requ
     pending.maxAge = request.maxAge;
     extra.max_age = String(request.maxAge);
   }
+  // maxSessionLifetime: ask the IdP for a sign-in at most that old (OIDC Core §3.1.2.1), or the session would end
+  // as soon as it starts (session/lifetime.ts counts the ceiling from auth_time).
+  if (config.maxSessionLifetime !== undefined && !(request.maxAge !== undefined && request.maxAge <= config.maxSessionLifetime)) {
+    extra.max_age = String(config.maxSessionLifetime);
+  }
   if (request.silent) {
     pending.silent = true;
     extra.prompt = 'none';

@@ -13,13 +13,14 @@ import { callbackHandler } from './callback.js';
 import { type Context, attachContext, registerContext } from './context.js';
 import { routeErrorHandler } from './error-page.js';
 import { loginHandler } from './login.js';
-import { logoutHandler } from './logout.js';
+import { logoutGetHandler, logoutPostHandlers } from './logout.js';
+import { exposeLogoutUrl } from './logout-url.js';
 import { type ProviderConfig, ownUsersOnly, providersRouter } from './providers.js';
 import { mountCallback } from './response-mode.js';
 
 /**
  * Creates the login router: GET `routes.login`, GET `routes.callback` (POST with form_post), GET/POST
- * `routes.logout`, and with `backchannelLogout: true` POST `routes.backchannelLogout`.
+ * `routes.logout` (CSRF-safe: see logout.ts), and with `backchannelLogout: true` POST `routes.backchannelLogout`.
  * Mount it after the session middleware: `app.use(oauthSession(...)); app.use(oauthLogin(config))`.
  *
  * The configuration is validated here, once; discovery happens lazily on the first login, so an IdP that is down
@@ -43,17 +44,19 @@ export function oauthLogin(config?: OAuthLoginConfig | ProviderConfig[]): Router
   const ctx: Context = { config: resolved, provider: createProvider(resolved) };
   registerContext(ctx);
   const router = Router();
-  router.use((req, _res, next) => {
+  router.use((req, res, next) => {
     noteSessionLoaded(req);
     attachContext(req, ctx);
     attachEvents(req, resolved.events);
+    exposeLogoutUrl(req, res);
     next();
   });
   router.get(resolved.routes.login, loginHandler(ctx));
   mountCallback(router, ctx, callbackHandler(ctx));
-  // /logout may be shared by several providers: each handles its own users (providers.ts).
-  router.get(resolved.routes.logout, ownUsersOnly(ctx), logoutHandler(ctx));
-  router.post(resolved.routes.logout, ownUsersOnly(ctx), logoutHandler(ctx));
+  // /logout may be shared by several providers: each handles its own users (providers.ts). A GET never ends a
+  // session without proof that the user asked; a POST must come from the app's own pages (logout.ts).
+  router.get(resolved.routes.logout, ownUsersOnly(ctx), logoutGetHandler(ctx));
+  router.post(resolved.routes.logout, ownUsersOnly(ctx), ...logoutPostHandlers(ctx));
   if (resolved.backchannelLogout) router.post(resolved.routes.backchannelLogout, ...backchannelLogoutHandlers(ctx));
   // Last: only errors raised on the routes above reach it.
   router.use(routeErrorHandler(resolved));

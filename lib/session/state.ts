@@ -48,6 +48,17 @@ export interface StoredUser {
   provider?: string;
   /** dpop: true — the key pair the tokens are bound to (RFC 9449). */
   dpop?: StoredDpopKey;
+  /** The per-session logout token (logout-state.ts): proves a logout request came from the app's own pages. */
+  logoutToken?: string;
+}
+
+/** An RP-initiated logout sent to the IdP, waiting for the browser to come back with its `state` (logout-state.ts). @private */
+export interface PendingLogout {
+  state: string;
+  /** Seconds since the epoch. */
+  createdAt: number;
+  /** The `name` of the provider the user logged out of (several providers). */
+  provider?: string;
 }
 
 /** What the middleware keeps under `req.session.oauth`. @private */
@@ -56,6 +67,8 @@ export interface OAuthSessionState {
   user?: StoredUser;
   /** attemptSilentLogin() already tried `prompt=none` in this session (or the user logged out): never again. */
   silentTried?: boolean;
+  /** After logout: the end-session request's `state`, checked when the IdP sends the browser back. */
+  logout?: PendingLogout;
 }
 
 declare module 'express-session' {

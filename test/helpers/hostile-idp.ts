@@ -38,6 +38,10 @@ export interface Misbehaviour {
   tokenDown?: boolean;
   /** The JWKS endpoint drops the connection without answering. */
   jwksDown?: boolean;
+  /** The revocation endpoint hangs (never answers), drops the connection, or answers with this status and body. */
+  revocation?: 'hang' | 'drop' | { status: number; body: unknown };
+  /** Answer refresh grants with an ID token too (built like the login's, through `claims`). */
+  refreshIdToken?: boolean;
 }
 
 interface Issued {
@@ -54,6 +58,8 @@ export interface HostileIdp {
   hits: Record<string, number>;
   /** Codes redeemed at the token endpoint (including replays). */
   tokenRequests: URLSearchParams[];
+  /** Requests to the revocation endpoint (RFC 7009): the form, and whether client_secret_basic matched. */
+  revocationRequests: Array<{ body: URLSearchParams; authenticated: boolean }>;
   /**
    * Signs arbitrary claims as this IdP would (e.g. a logout token), or with one of the `signing` defects.
    * `typ` sets the JOSE typ header.
@@ -109,6 +115,7 @@ export async function startHostileIdp(): Promise<HostileIdp> {
   const codes = new Map<string, Issued>();
   const hits: Record<string, number> = {};
   const tokenRequests: URLSearchParams[] = [];
+  const revocationRequests: HostileIdp['revocationRequests'] = [];
   let m: Misbehaviour = {};
 
   async function idToken(nonce: string | undefined): Promise<string> {
@@ -146,6 +153,7 @@ export async function startHostileIdp(): Promise<HostileIdp> {
         token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
         code_challenge_methods_supported: ['S256'],
         authorization_response_iss_parameter_supported: true,
+        revocation_endpoint: `${issuer}/revoke`,
         ...m.discovery,
       });
     }
@@ -184,7 +192,12 @@ export async function startHostileIdp(): Promise<HostileIdp> {
       if (!basicAuthMatches(req.headers.authorization)) return json(res, 401, { error: 'invalid_client' });
       if (m.tokenError) return json(res, m.tokenError.status, m.tokenError.body, m.tokenError.contentType);
       if (body.get('grant_type') === 'refresh_token') {
-        return json(res, 200, { access_token: randomBytes(16).toString('hex'), token_type: 'Bearer', expires_in: 300 });
+        return json(res, 200, {
+          access_token: randomBytes(16).toString('hex'),
+          token_type: 'Bearer',
+          expires_in: 300,
+          ...(m.refreshIdToken && { id_token: await idToken(undefined) }),
+        });
       }
       const issued = codes.get(body.get('code') ?? '');
       if (!issued || issued.used) return json(res, 400, { error: 'invalid_grant', error_description: 'code unknown or used' });
@@ -201,6 +214,15 @@ export async function startHostileIdp(): Promise<HostileIdp> {
         ...(!m.noIdToken && { id_token: await idToken(issued.nonce) }),
       });
     }
+    if (url.pathname === '/revoke' && req.method === 'POST') {
+      const body = new URLSearchParams(await readBody(req));
+      revocationRequests.push({ body, authenticated: basicAuthMatches(req.headers.authorization) });
+      if (m.revocation === 'hang') return; // never answers; the connection stays open until the client gives up
+      if (m.revocation === 'drop') return void res.socket?.destroy();
+      if (m.revocation) return json(res, m.revocation.status, m.revocation.body);
+      res.writeHead(200).end(); // RFC 7009 §2.2: 200, also for a token it does not know
+      return;
+    }
     if (url.pathname === '/userinfo') {
       if (m.userinfo) return json(res, m.userinfo.status ?? 200, m.userinfo.body);
       return json(res, 200, { sub: 'mallory-or-not' });
@@ -213,6 +235,7 @@ export async function startHostileIdp(): Promise<HostileIdp> {
     server,
     hits,
     tokenRequests,
+    revocationRequests,
     sign,
     set(next) {
       m = next;

@@ -1,7 +1,8 @@
 /**
  * The test OpenID Provider: the example app's embedded oidc-provider (a certified OP) on loopback, configured for
- * a confidential client with client_secret_basic, PKCE required, refresh tokens and RP-initiated logout. It counts
- * the grants it serves, so tests can assert how often the app talked to it.
+ * a confidential client with client_secret_basic, PKCE required, refresh tokens, RP-initiated logout and token
+ * revocation. It counts the grants it serves and records what reached its revocation and end-session endpoints,
+ * so tests can assert how often the app talked to it.
  */
 import { startIdp } from '../../example-app/idp.js';
 import { type TestServer, startServer } from './servers.js';
@@ -14,12 +15,18 @@ export interface TestIdp {
   /** grant_type -> number of successful token responses. */
   grants: Record<string, number>;
   events: string[];
+  /** Every request that reached the revocation endpoint (RFC 7009): the token and its hint. */
+  revocations: Array<{ token: string; hint?: string }>;
+  /** Every request that reached the end-session endpoint: the HTTP method and the parameters (query or body). */
+  endSessions: Array<{ method: string; params: Record<string, string> }>;
+  /** Asks the token endpoint for new tokens with `refreshToken` (as the app would); resolves to the HTTP status. */
+  refreshWith(refreshToken: string): Promise<number>;
   provider: Awaited<ReturnType<typeof startIdp>>['provider'];
   close(): Promise<void>;
 }
 
 export interface TestIdpOptions {
-  /** The apps' base URLs; each gets `${base}/callback` registered and itself as post-logout URI. */
+  /** The apps' base URLs; each gets `${base}/callback` registered and `${base}/logout` as post-logout URI. */
   appBases: string[];
   accessTokenTTL?: number;
   rotateRefreshTokens?: boolean;
@@ -47,6 +54,16 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
   const grants: Record<string, number> = {};
   const events: string[] = [];
   let jwksServer: TestServer | undefined;
+  const revocations: TestIdp['revocations'] = [];
+  const endSessions: TestIdp['endSessions'] = [];
+  // A koa middleware of the OP itself: after each request, what oidc-provider parsed from it.
+  const record = async (ctx: { method: string; oidc?: unknown }, next: () => Promise<void>) => {
+    await next();
+    const oidc = ctx.oidc as { route?: string; params?: Record<string, unknown> } | undefined;
+    const params = Object.fromEntries(Object.entries(oidc?.params ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string'));
+    if (oidc?.route === 'revocation') revocations.push({ token: params.token ?? '', ...(params.token_type_hint && { hint: params.token_type_hint }) });
+    if (oidc?.route === 'end_session') endSessions.push({ method: ctx.method, params });
+  };
   if (options.clientJwks) {
     const body = JSON.stringify(options.clientJwks);
     jwksServer = await startServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(body));
@@ -57,7 +74,7 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
         client_id: CLIENT_ID,
         client_secret: CLIENT_SECRET,
         redirect_uris: options.appBases.flatMap((b) => (options.callbackPaths ?? ['/callback']).map((p) => `${b}${p}`)),
-        post_logout_redirect_uris: options.appBases,
+        post_logout_redirect_uris: options.appBases.map((b) => `${b}/logout`),
         token_endpoint_auth_method: (options.tokenEndpointAuthMethod ?? 'client_secret_basic') as 'client_secret_basic',
         ...(options.backchannelLogoutUri && {
           backchannel_logout_uri: options.backchannelLogoutUri,
@@ -69,6 +86,7 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
       },
     ],
     ...(options.features && { features: options.features }),
+    use: [record as never],
     ...(options.signingAlg && { signingAlg: options.signingAlg }),
     autoConsent: options.autoConsent ?? true,
     ...(options.accessTokenTTL !== undefined && { accessTokenTTL: options.accessTokenTTL }),
@@ -82,9 +100,17 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
       }
     },
   });
+  const refreshWith = async (refreshToken: string) => {
+    const res = await fetch(`${idp.issuer}/token`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }),
+    });
+    return res.status;
+  };
   const close = async () => {
     await idp.close();
     await jwksServer?.close();
   };
-  return { issuer: idp.issuer, grants, events, provider: idp.provider, close };
+  return { issuer: idp.issuer, grants, events, revocations, endSessions, refreshWith, provider: idp.provider, close };
 }
