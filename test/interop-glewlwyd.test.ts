@@ -182,6 +182,8 @@ test('RP-initiated logout ends the Glewlwyd session; without `state` Glewlwyd do
   await page.getByText(`Then you will be redirected to: ${apps.main.url}`).waitFor();
   // ...but only schedules the redirect back (`post_redirect_to`) when the logout request carried `state`, which
   // the middleware does not send yet (issue 12): after the user confirms, the browser stays on Glewlwyd's page.
+  // With `state=S` Glewlwyd's page URL gets `post_redirect_to=<post_logout_redirect_uri>` and `callback_url` becomes
+  // `<post_logout_redirect_uri>?state=S`, and after "Logout" the browser lands on `${apps.main.url}/?state=S`.
   expect(endSession.searchParams.has('post_redirect_to')).toBe(false);
   await page.locator('button.btn-danger', { hasText: 'Logout' }).first().click();
   await page.getByText('You are disconnected').waitFor();
