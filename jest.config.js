@@ -9,14 +9,15 @@
  */
 import { existsSync } from 'node:fs';
 
-// The browser tests need Debian's Chromium (never a downloaded browser). CI always runs them, so a CI without
-// Chromium fails loudly; a developer machine without it leaves them out and says why.
+// The browser tests (end-to-end, and the interop suites against Debian's OpenID Providers) need Debian's Chromium
+// (never a downloaded browser). CI always runs them, so a CI without Chromium fails loudly; a developer machine
+// without it leaves them out and says why.
 const CHROMIUM = '/usr/bin/chromium';
 const inCI = Boolean(process.env.CI) && process.env.CI !== 'false';
 const withoutBrowser = !existsSync(CHROMIUM) && !inCI;
 if (withoutBrowser) {
   console.warn(
-    `test/e2e.test.ts left out: ${CHROMIUM} not found. Install it (apt-get install -y chromium, or npm run setup as root) ` +
+    `test/e2e.test.ts and test/interop-*.test.ts left out: ${CHROMIUM} not found. Install it (apt-get install -y chromium, or npm run setup as root) ` +
       'to run the browser tests; with CI=true they always run.',
   );
 }
@@ -36,7 +37,10 @@ function project(major) {
     setupFiles: [`<rootDir>/test/setup/express${major}.cjs`],
     transform: { '^.+\\.ts$': ['ts-jest', { useESM: true }] },
     testMatch: ['<rootDir>/test/**/*.test.ts'],
-    testPathIgnorePatterns: ['/node_modules/', ...(withoutBrowser ? ['<rootDir>/test/e2e\\.test\\.ts$'] : [])],
+    testPathIgnorePatterns: [
+      '/node_modules/',
+      ...(withoutBrowser ? ['<rootDir>/test/e2e\\.test\\.ts$', '<rootDir>/test/interop-[^/]*\\.test\\.ts$'] : []),
+    ],
   };
 }
 

@@ -139,7 +139,13 @@ describe('through HTTP against the app and a (hostile but honest) IdP', () => {
   beforeAll(async () => {
     idp = await startHostileIdp();
     app = await startServer();
-    buildApp({ server: app, issuer: idp.issuer, config: { clientId: HOSTILE_CLIENT_ID, clientSecret: HOSTILE_CLIENT_SECRET } });
+    buildApp({
+      server: app,
+      issuer: idp.issuer,
+      config: { clientId: HOSTILE_CLIENT_ID, clientSecret: HOSTILE_CLIENT_SECRET },
+      // What this Express major's query parser makes of a query string (the oracle below asks the app itself).
+      routes: (a) => a.get('/parsed-query', (req, res) => void res.json([req.query.returnTo ?? []].flat())),
+    });
   });
   afterAll(async () => {
     await app.close();
@@ -191,8 +197,11 @@ describe('through HTTP against the app and a (hostile but honest) IdP', () => {
         expect(callback.status).toBe(302);
         const target = new URL(callback.location!);
         expect(target.origin).toBe(app.url);
-        // What the app's query parser handed to safeReturnTo, and what it made of it.
-        const parsed = new URL(`${app.url}/login?${query}`).searchParams.getAll('returnTo');
+        // What the app's query parser handed to safeReturnTo, and what it made of it. Asked of the app, not computed
+        // with URLSearchParams: Express 4's qs leaves an undecodable escape (`%ED%A0%80`, a lone surrogate's bytes)
+        // as it is, where URLSearchParams and Express 5 make it U+FFFD, so the two majors hand safeReturnTo different
+        // strings (and safeReturnTo sends the raw one to `/`).
+        const parsed: string[] = await (await fetch(`${app.url}/parsed-query?${query}`)).json();
         if (how !== 'twice' && !/[&#+]/.test(rawQuery(returnTo)) && parsed.length === 1) {
           // Express percent-encodes a Location (encodeurl), so compare decoded forms.
           expect(percentDecoded(callback.location!)).toBe(percentDecoded(new URL(safeReturnTo(parsed[0]), app.url).href));

@@ -1,0 +1,179 @@
+/**
+ * Interop with LemonLDAP::NG (Debian's `lemonldap-ng`, an independently written OpenID Provider in Perl, behind
+ * nginx and its FastCGI portal), started once for this file on loopback by test/helpers/ops/lemonldap.ts: real
+ * logins through its own login and consent pages in Chromium, the claims in req.user, UserInfo, refresh (LemonLDAP::NG
+ * 2.16 does not rotate refresh tokens), RP-initiated logout, and what must be refused.
+ */
+import session from 'express-session';
+import type { Browser, Page } from 'playwright-core';
+import type { OAuthLoginConfig } from '../lib/index.js';
+import { buildApp } from './helpers/app.js';
+import { type TestServer, startServer } from './helpers/servers.js';
+import { editSession, readSession } from './helpers/store.js';
+import { type WatchedPage, getJson, launchChromium, newPage } from './helpers/ops/chromium.js';
+import {
+  LEMONLDAP_CLIENT_ID,
+  LEMONLDAP_CLIENT_SECRET,
+  LEMONLDAP_USER,
+  type Lemonldap,
+  signInAtLemonldap,
+  startLemonldap,
+} from './helpers/ops/lemonldap.js';
+
+let op: Lemonldap;
+let browser: Browser;
+const store = new session.MemoryStore();
+const apps: Record<'main' | 'userinfo' | 'badSecret' | 'unregistered', TestServer> = {} as never;
+
+beforeAll(async () => {
+  for (const name of ['main', 'userinfo', 'badSecret', 'unregistered'] as const) apps[name] = await startServer();
+  const registered = [apps.main, apps.userinfo, apps.badSecret];
+  op = await startLemonldap({
+    redirectUris: registered.map((s) => `${s.url}/callback`),
+    postLogoutRedirectUris: registered.map((s) => s.url),
+  });
+  const config = (overrides: Partial<OAuthLoginConfig> = {}): Partial<OAuthLoginConfig> => ({
+    clientId: LEMONLDAP_CLIENT_ID,
+    clientSecret: LEMONLDAP_CLIENT_SECRET,
+    httpTimeout: 5000,
+    ...overrides,
+  });
+  buildApp({ server: apps.main, issuer: op.issuer, store, config: config() });
+  buildApp({ server: apps.userinfo, issuer: op.issuer, config: config({ fetchUserinfo: true }) });
+  buildApp({ server: apps.badSecret, issuer: op.issuer, errorHandler: true, config: config({ clientSecret: 'not-the-secret-but-long-enough-0123456789' }) });
+  buildApp({ server: apps.unregistered, issuer: op.issuer, errorHandler: true, config: config() });
+  browser = await launchChromium();
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await op?.close();
+  await Promise.all(Object.values(apps).map((s) => s.close()));
+});
+
+/** Starts at the app's /login, signs in at the portal, and returns once the browser is at `endsAt` on the app. */
+async function logIn(app: TestServer, endsAt = '/profile', page?: WatchedPage) {
+  const watched = page ?? (await newPage(browser));
+  await watched.page.goto(`${app.url}/login?returnTo=/profile`);
+  const signIn = await signInAtLemonldap(watched.page, op, (u) => u.startsWith(`${app.url}${endsAt}`));
+  await watched.page.waitForLoadState();
+  return { ...watched, ...signIn };
+}
+
+const sessionIdOf = async (page: Page) => {
+  const cookie = (await page.context().cookies()).find((c) => c.name === 'app.sid');
+  if (!cookie) throw new Error('no app session cookie');
+  return decodeURIComponent(cookie.value).slice(2).split('.')[0]!;
+};
+const storedTokens = async (page: Page) => readSession(store, await sessionIdOf(page))!.oauth.user.tokens;
+const payloadOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString());
+
+/** A refresh grant straight at the portal's token endpoint, as the test client. */
+async function refreshGrant(refreshToken: string): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${op.issuer}/oauth2/token`, {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${Buffer.from(`${LEMONLDAP_CLIENT_ID}:${LEMONLDAP_CLIENT_SECRET}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }),
+  });
+  return { status: res.status, body: await res.json().catch(() => undefined) };
+}
+
+test('a login through the LemonLDAP::NG portal\'s own login and consent pages puts its claims in req.user', async () => {
+  const { page, context, passwordAsked, consentAsked } = await logIn(apps.main);
+  expect({ passwordAsked, consentAsked }).toEqual({ passwordAsked: true, consentAsked: true });
+  expect(page.url()).toBe(`${apps.main.url}/profile`);
+  const { status, body } = await getJson(page, `${apps.main.url}/profile`);
+  expect(status).toBe(200);
+  expect(body.sub).toBe(LEMONLDAP_USER.uid);
+  expect(body.claims).toMatchObject({ sub: LEMONLDAP_USER.uid, iss: op.issuer });
+  // LemonLDAP::NG keeps profile claims out of ID tokens: without fetchUserinfo there is no name or e-mail.
+  expect(body.claims.name).toBeUndefined();
+  expect(body.claims.email).toBeUndefined();
+  await context.close();
+});
+
+test('fetchUserinfo: the profile claims only LemonLDAP::NG\'s UserInfo endpoint gives reach req.user', async () => {
+  const { page, context } = await logIn(apps.userinfo);
+  const { status, body } = await getJson(page, `${apps.userinfo.url}/profile`);
+  expect(status).toBe(200);
+  expect(body.claims).toMatchObject({ sub: LEMONLDAP_USER.uid, name: LEMONLDAP_USER.cn, email: LEMONLDAP_USER.mail, preferred_username: LEMONLDAP_USER.uid });
+  expect(payloadOf(body.idToken).name).toBeUndefined();
+  await context.close();
+});
+
+test('an expired access token is refreshed at LemonLDAP::NG; its refresh token is not rotated and stays usable', async () => {
+  const { page, context } = await logIn(apps.main);
+  const sid = await sessionIdOf(page);
+  const first = await storedTokens(page);
+  const expire = () => editSession(store, sid, (s) => void (s.oauth.user.tokens.expiresAt = Math.floor(Date.now() / 1000) - 10));
+  expire();
+  const me = await getJson(page, `${apps.main.url}/api/me`);
+  expect(me.status).toBe(200);
+  expect(me.body.accessToken).not.toBe(first.accessToken);
+  expect(me.body.expiresAt).toBeGreaterThan(Date.now() / 1000);
+  const second = await storedTokens(page);
+  expect(second.accessToken).toBe(me.body.accessToken);
+  // No refresh_token in LemonLDAP::NG's refresh response: the middleware keeps the one it has...
+  expect(second.refreshToken).toBe(first.refreshToken);
+  // ...and LemonLDAP::NG's new ID token (same sub, the original nonce) replaced the old one.
+  expect(second.idToken).not.toBe(first.idToken);
+  expect(payloadOf(second.idToken).sub).toBe(LEMONLDAP_USER.uid);
+  expire();
+  const again = await getJson(page, `${apps.main.url}/api/me`);
+  expect(again.status).toBe(200);
+  expect(again.body.accessToken).not.toBe(second.accessToken);
+  await context.close();
+});
+
+test('RP-initiated logout: LemonLDAP::NG asks to confirm, ends its session and sends the browser back to the app', async () => {
+  const watched = await logIn(apps.main);
+  const { page, context } = watched;
+  // Single sign-on while the portal session lives: logging in again asks for no password.
+  expect((await logIn(apps.main, '/profile', watched)).passwordAsked).toBe(false);
+  const { refreshToken } = await storedTokens(page);
+
+  await page.goto(`${apps.main.url}/logout`);
+  expect(page.url().startsWith(`${op.issuer}/oauth2/logout?`)).toBe(true);
+  const request = new URL(page.url());
+  expect(request.searchParams.get('post_logout_redirect_uri')).toBe(apps.main.url);
+  expect(request.searchParams.get('id_token_hint')).toEqual(expect.any(String));
+  // The local session ended before the browser left the app.
+  expect((await getJson(page, `${apps.main.url}/api/me`)).status).toBe(401);
+  await Promise.all([page.waitForURL(`${apps.main.url}/`), page.locator('form.confirm button.positive').click()]);
+  expect(await page.textContent('body')).toBe('home');
+
+  // The portal session really ended: its refresh token is refused and the next login asks for the password again.
+  expect(await refreshGrant(refreshToken)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
+  expect((await logIn(apps.main, '/profile', watched)).passwordAsked).toBe(true);
+  expect((await getJson(page, `${apps.main.url}/api/me`)).status).toBe(200);
+  await context.close();
+});
+
+test('a wrong client secret: LemonLDAP::NG refuses the code redemption and the login fails (token_endpoint_error)', async () => {
+  const watched = await newPage(browser);
+  const callback = watched.page.waitForResponse((r) => r.url().startsWith(`${apps.badSecret.url}/callback`));
+  const { page, context } = await logIn(apps.badSecret, '/callback', watched);
+  expect((await callback).status()).toBe(400);
+  const body = JSON.parse((await page.textContent('body')) ?? '');
+  expect(body).toMatchObject({ handledBy: 'app', code: 'token_endpoint_error' });
+  // LemonLDAP::NG says invalid_request (400) where RFC 6749 §5.2 has invalid_client (401); either way, no login.
+  expect(body.message).toContain('(invalid_request)');
+  await context.close();
+});
+
+test('a redirect URI LemonLDAP::NG does not know: after sign-in the portal says "Unauthorized URL", no redirect', async () => {
+  const { page, context, navigations } = await newPage(browser);
+  await page.goto(`${apps.unregistered.url}/login`);
+  expect(page.url().startsWith(`${op.issuer}/oauth2/authorize?`)).toBe(true);
+  // The portal authenticates first, then checks the redirect URI (RFC 6749 §4.1.2.1: an error at the server).
+  await page.fill('input[name=user]', LEMONLDAP_USER.uid);
+  await page.fill('input[name=password]', LEMONLDAP_USER.password);
+  await Promise.all([page.waitForNavigation(), page.click('button[type=submit]')]);
+  expect(page.url().startsWith(`${op.issuer}/oauth2/authorize?`)).toBe(true);
+  await page.getByText('Unauthorized URL').waitFor();
+  expect(navigations.filter((u) => u.startsWith(apps.unregistered.url)).map((u) => new URL(u).pathname)).toEqual(['/login']);
+  await context.close();
+});
