@@ -19,14 +19,19 @@ export { getAccessToken } from './guard/access-token.js';
 export { fetchWithToken, type FetchWithTokenInit } from './guard/resource-fetch.js';
 export { attemptSilentLogin } from './guard/silent-login.js';
 export type { AfterCallback, AfterCallbackResult, AuthenticatedUser } from './types.js';
-export type {
-  OAuthEvents,
-  OAuthEventMap,
-  LoginEvent,
-  LogoutEvent,
-  RefreshEvent,
-  BackchannelLogoutEvent,
-  ErrorEvent,
+export {
+  auditLogger,
+  EVENT_SCHEMA_VERSION,
+  type AuditListeners,
+  type AuditLogTarget,
+  type EventBase,
+  type OAuthEvents,
+  type OAuthEventMap,
+  type LoginEvent,
+  type LogoutEvent,
+  type RefreshEvent,
+  type BackchannelLogoutEvent,
+  type ErrorEvent,
 } from './events.js';
 export {
   OAuthLoginError,

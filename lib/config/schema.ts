@@ -12,6 +12,7 @@ import { LOOPBACK, baseUrlOption, httpUrl, parseOptions, routePath } from './fie
 import { PROFILES, applyProfileDefaults } from './profiles.js';
 import { PROVIDER_NAME, applyProviderDefaults } from './provider-names.js';
 import { type RedisClient, isRedisClient } from './redis-client.js';
+import { telemetryOptions } from './telemetry-options.js';
 
 /** Parameters the middleware owns: letting `authorizationParams` override them would undo a security check. */
 const RESERVED_AUTH_PARAMS = [
@@ -118,6 +119,8 @@ const schema = z
     name: z.string().regex(PROVIDER_NAME, 'name must be 1-32 letters, digits, "-" or "_" (it becomes part of the route paths)').optional(),
     // Errors on the middleware's own routes: the built-in page (true), or next(err) to the app's handlers (false).
     errorPage: z.boolean({ error: 'errorPage must be true or false' }).default(true),
+    // Observability (README "Observability"): lib/config/telemetry-options.ts.
+    ...telemetryOptions,
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -10,6 +10,7 @@ import { emit } from '../events.js';
 import { destroySession, regenerateSession, saveSession } from '../session/persistence.js';
 import { unindexSession } from '../session/sid-index.js';
 import { type StoredUser, sessionOf, storedUser } from '../session/state.js';
+import { providerLabel, recordLogout } from '../telemetry.js';
 import type { Context } from './context.js';
 
 async function endSessionUrl(ctx: Context, user: StoredUser): Promise<string | undefined> {
@@ -53,6 +54,7 @@ export function logoutHandler(ctx: Context): RequestHandler {
         // Best effort: an index entry without a session is harmless and expires on its own.
         await unindexSession(ctx.config, req, user, oldId).catch(() => undefined);
         emit(req, 'logout', { sub: user.sub, idpLogout: idpTarget !== undefined });
+        recordLogout(providerLabel(config), idpTarget !== undefined);
       }
       res.redirect(302, idpTarget ?? config.postLogoutUrl);
     } catch (err) {

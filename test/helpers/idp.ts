@@ -15,6 +15,8 @@ export interface TestIdp {
   grants: Record<string, number>;
   events: string[];
   provider: Awaited<ReturnType<typeof startIdp>>['provider'];
+  /** The IdP's HTTP server, e.g. to see the headers of the requests it gets. */
+  server: Awaited<ReturnType<typeof startIdp>>['server'];
   close(): Promise<void>;
 }
 
@@ -86,5 +88,5 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
     await idp.close();
     await jwksServer?.close();
   };
-  return { issuer: idp.issuer, grants, events, provider: idp.provider, close };
+  return { issuer: idp.issuer, grants, events, provider: idp.provider, server: idp.server, close };
 }
