@@ -11,7 +11,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Writable } from 'node:stream';
 import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import pino from 'pino';
-import { auditLogger } from '../lib/index.js';
+import type { Request } from 'express';
+import { ConfigError, attemptSilentLogin, auditLogger, oauthLogin } from '../lib/index.js';
+import { startAppWithIdp } from './helpers/app.js';
 import { Browser, login } from './helpers/flow.js';
 import { HOSTILE_CLIENT_ID, HOSTILE_CLIENT_SECRET, type HostileIdp, startHostileIdp } from './helpers/hostile-idp.js';
 import { CLIENT_ID } from './helpers/idp.js';
@@ -316,6 +318,62 @@ describe('when the IdP is too slow for a refresh (MemoryStore instance)', () => 
     expect(await otel.total('express_oauth_login.refreshes', { [A.provider]: hostile.issuer, [A.outcome]: 'refreshed' })).toBeGreaterThanOrEqual(1);
     expect(await otel.total('express_oauth_login.session_store.duration', { [A.storeType]: 'memory', [A.storeOperation]: 'get' })).toBeGreaterThanOrEqual(1);
   }, 30_000);
+});
+
+describe('silent login (attemptSilentLogin, MemoryStore app of its own)', () => {
+  let app: { app: TestServer; close(): Promise<void> };
+  beforeAll(async () => {
+    app = await startAppWithIdp({}, {
+      routes: (express) => {
+        express.get('/maybe', attemptSilentLogin(), (req: Request, res) => {
+          res.json({ sub: req.session.oauth?.user?.sub ?? null });
+        });
+      },
+    });
+  });
+  afterAll(() => app.close());
+
+  test('a prompt=none that needs the user is counted idp_error of kind silent; a silent login that works, ok', async () => {
+    const kind = { 'express_oauth_login.login.kind': 'silent' };
+    const browser = new Browser();
+    const hops = await browser.navigate(`${app.app.url}/maybe`);
+    expect(JSON.parse(hops.at(-1)!.body)).toEqual({ sub: null });
+    expect(await otel.total('express_oauth_login.logins', { ...kind, [A.outcome]: 'idp_error' })).toBe(1);
+
+    const withIdpSession = new Browser();
+    await login(withIdpSession, app.app.url, { user: 'bob' });
+    withIdpSession.cookies.splice(withIdpSession.cookies.findIndex((c) => c.name === 'app.sid'), 1);
+    const silent = await withIdpSession.navigate(`${app.app.url}/maybe`);
+    expect(JSON.parse(silent.at(-1)!.body)).toEqual({ sub: 'bob' });
+    expect(await otel.total('express_oauth_login.logins', { ...kind, [A.outcome]: 'ok' })).toBe(1);
+    expect(await otel.total('express_oauth_login.login.duration', { ...kind, [A.outcome]: 'ok' })).toBe(1);
+  }, 30_000);
+});
+
+test('telemetry.userHashKey is checked at start-up: too short, or an unknown telemetry option, is a ConfigError', () => {
+  const base = { issuer: 'https://idp.example.com', clientId: 'c', clientSecret: 's', baseURL: 'https://app.example.com' };
+  expect(() => oauthLogin({ ...base, telemetry: { userHashKey: 'short' } })).toThrow(/telemetry\.userHashKey must be at least 32 characters/);
+  expect(() => oauthLogin({ ...base, telemetry: { subHash: true } as never })).toThrow(ConfigError);
+  expect(() => oauthLogin({ ...base, telemetry: { userHashKey: HASH_KEY } })).not.toThrow();
+});
+
+test('auditLogger writes through the logger it is given, on the logger itself, and falls back to info', () => {
+  const calls: Array<{ level: string; self: unknown; obj: unknown; msg: unknown }> = [];
+  const logger = {
+    info(this: unknown, obj: object, msg?: string) {
+      calls.push({ level: 'info', self: this, obj, msg });
+    },
+  };
+  const listeners = auditLogger(logger);
+  listeners.error({ type: 'error', schemaVersion: 1, code: 'idp_timeout', status: 504, message: 'slow', path: '/api/me' });
+  expect(calls).toEqual([
+    {
+      level: 'info',
+      self: logger,
+      obj: { audit: 'express-oauth-login', type: 'error', schemaVersion: 1, code: 'idp_timeout', status: 504, message: 'slow', path: '/api/me' },
+      msg: 'express-oauth-login error',
+    },
+  ]);
 });
 
 test('a Redis outage: the failed store operations are counted and timed with error.type, and the request is a 503', async () => {
