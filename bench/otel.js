@@ -177,7 +177,9 @@ async function main() {
     writeFileSync(join(resultsDir, 'otel.md'), table);
     console.log(table);
   } finally {
-    for (const c of [idp, ...Object.values(apps)]) c.child.disconnect();
+    const children = [idp, ...Object.values(apps)].map((c) => c.child);
+    const exited = (child) => new Promise((resolve) => (child.exitCode !== null ? resolve() : (child.once('exit', resolve), child.disconnect())));
+    await Promise.all(children.map(exited));
     redis.stop();
     for (const dir of temporary) rmSync(dir, { recursive: true, force: true });
   }
