@@ -4,9 +4,10 @@
  * package, with or without the OpenTelemetry SDK registered.
  *
  * BENCH_OTEL_APP (JSON): { dist: path of the package's dist/index.js, sdk: boolean, store: 'memory' | 'redis',
- * redisUrl, issuer, clientId, clientSecret }. With `sdk`, a MeterProvider (a periodic reader exporting every
- * second to an exporter that drops the data) and a tracer provider (batching to a dropping exporter), the
- * AsyncLocalStorage context manager and the W3C propagator are registered first, as NodeSDK would.
+ * redisUrl, issuer, clientId, clientSecret }. With `sdk`, a MeterProvider (a periodic reader at the SDK's
+ * default interval, to an exporter that drops the data) and a tracer provider (batching to a dropping exporter), the
+ * AsyncLocalStorage context manager and the W3C propagator are registered first, as NodeSDK would, and the
+ * context manager is put to use once, as the app's HTTP instrumentation would on its first request.
  */
 import http from 'node:http';
 import { createRequire } from 'node:module';
@@ -24,12 +25,16 @@ if (opts.sdk) {
   const { BasicTracerProvider, BatchSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
   const drop = (_data, done) => done({ code: ExportResultCode.SUCCESS });
   const metricExporter = { export: drop, forceFlush: async () => {}, shutdown: async () => {} };
-  const reader = new PeriodicExportingMetricReader({ exporter: metricExporter, exportIntervalMillis: 1000 });
+  // The SDK's default export interval (60 s), as an app that exports over OTLP runs it.
+  const reader = new PeriodicExportingMetricReader({ exporter: metricExporter });
   metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
   const spanExporter = { export: drop, shutdown: async () => {} };
   trace.setGlobalTracerProvider(new BasicTracerProvider({ spanProcessors: [new BatchSpanProcessor(spanExporter)] }));
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  // An instrumented app's first request (HTTP instrumentation) runs in context.with(), which turns on Node's
+  // AsyncLocalStorage hooks for the whole process: do it here, so every sdk variant pays that alike.
+  context.with(context.active(), () => undefined);
 }
 
 const lib = await import(pathToFileURL(opts.dist).href);

@@ -1,18 +1,22 @@
 /**
  * `npm run bench:otel`: what OpenTelemetry costs an authenticated GET behind requireAuth() (issue 15), in app CPU
- * per request, with the same fast IdP, Redis and load as `npm run bench` (bench/README.md). Four builds of the
- * same app (bench/otel-app.js), each in its own process:
+ * per request, with the same fast IdP and Redis as `npm run bench` (bench/README.md). Five builds of the same app
+ * (bench/otel-app.js), each in its own process:
  *
- * - `today`:  the package built from the commit before OpenTelemetry support (BENCH_OTEL_BASE, default the
- *             merge base with main), which has no telemetry code at all;
- * - `absent`: this package, in a directory whose node_modules has no @opentelemetry: what an app that does not
- *             install it runs (its one attempt to find the package fails, nothing is loaded);
- * - `noop`:   this package with @opentelemetry/api installed but no provider registered;
- * - `sdk`:    this package with the OpenTelemetry SDK registered (metrics exported every second, traces batched).
+ * - `today`:     the package built from the commit before OpenTelemetry support (BENCH_OTEL_BASE, default the
+ *                merge base with main), which has no telemetry code at all;
+ * - `absent`:    this package, in a directory whose node_modules has no @opentelemetry: what an app that does
+ *                not install it runs (its one attempt to find the package fails, nothing is loaded);
+ * - `noop`:      this package with @opentelemetry/api installed but no provider registered;
+ * - `today-sdk`: `today` in an app that registered the OpenTelemetry SDK (a periodic metric reader, traces
+ *                batched, the AsyncLocalStorage context manager in use): what OpenTelemetry costs the app itself;
+ * - `sdk`:       this package in that same app: `sdk / today-sdk` is what the middleware's recording adds.
  *
- * Rounds are interleaved (the order rotates every round) and every ratio is the median of per-round ratios, so
- * slow drift of a shared machine cancels out. Knobs: BENCH_ROUNDS (5), BENCH_SECONDS (3), BENCH_CONNECTIONS (16),
- * BENCH_STORES (memory,redis). Writes bench/results/otel.md and otel.json.
+ * Each round measures every variant in turn (the order rotates every round), as `npm run bench` does; each ratio
+ * is the median of the per-round ratios, so slow drift of a shared machine cancels out. BENCH_OTEL_PARALLEL=1
+ * loads all the apps at the same time instead (fairer against bursts of other load, but only with idle cores).
+ * Knobs: BENCH_ROUNDS (10), BENCH_SECONDS (3), BENCH_CONNECTIONS (16), BENCH_STORES (memory,redis),
+ * BENCH_OTEL_VARIANTS. Writes bench/results/otel.md and otel.json.
  */
 import { execFileSync, fork, spawn } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -27,11 +31,12 @@ import { loginOnce } from './driver.js';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '..');
 const resultsDir = join(here, 'results');
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 16);
 const STORES = (process.env.BENCH_STORES ?? 'memory,redis').split(',');
-const VARIANTS = ['today', 'absent', 'noop', 'sdk'];
+const PARALLEL = process.env.BENCH_OTEL_PARALLEL === '1';
+const VARIANTS = (process.env.BENCH_OTEL_VARIANTS ?? 'today,absent,noop,today-sdk,sdk').split(',');
 const SESSIONS = 32;
 const CLIENT_ID = 'bench-client';
 const CLIENT_SECRET = 'bench-client-secret-0123456789abcdef0123456789abcdef';
@@ -131,14 +136,16 @@ async function main() {
   const started = Date.now();
   const base = process.env.BENCH_OTEL_BASE ?? execFileSync('git', ['merge-base', 'HEAD', 'main'], { cwd: root, encoding: 'utf8' }).trim();
   log(`${os.cpus().length} CPUs, load ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}, node ${process.version}; today = ${base.slice(0, 10)}`);
-  const dists = { today: buildToday(base), absent: withoutOpenTelemetry(), noop: join(root, 'dist/index.js'), sdk: join(root, 'dist/index.js') };
+  const today = buildToday(base);
+  const ours = join(root, 'dist/index.js');
+  const dists = { today, absent: withoutOpenTelemetry(), noop: ours, 'today-sdk': today, sdk: ours };
   const redis = await startRedis();
   const idp = await startChild('fast-idp.js', { BENCH_CLIENT_ID: CLIENT_ID, BENCH_CLIENT_SECRET: CLIENT_SECRET }, 'fast-idp');
   const apps = {};
   try {
     for (const store of STORES) {
       for (const variant of VARIANTS) {
-        const config = { dist: dists[variant], sdk: variant === 'sdk', store, redisUrl: redis.url, issuer: idp.issuer, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET };
+        const config = { dist: dists[variant], sdk: variant.endsWith('sdk'), store, redisUrl: redis.url, issuer: idp.issuer, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET };
         const app = await startChild('otel-app.js', { BENCH_OTEL_APP: JSON.stringify(config) }, `${variant}-${store}`);
         app.cookies = [];
         for (let i = 0; i < SESSIONS; i++) app.cookies.push(await loginOnce(app.baseURL));
@@ -154,24 +161,36 @@ async function main() {
     for (const store of STORES) {
       const rounds = [];
       for (let r = 0; r < ROUNDS; r++) {
-        const order = VARIANTS.map((_, k) => VARIANTS[(k + r) % VARIANTS.length]);
-        const round = {};
-        for (const variant of order) round[variant] = await authedRound(apps[`${variant}-${store}`]);
+        let round = {};
+        if (PARALLEL) {
+          // All at once: a busy moment of the machine costs every variant alike (needs idle cores to be fair).
+          const measured = await Promise.all(VARIANTS.map((variant) => authedRound(apps[`${variant}-${store}`])));
+          round = Object.fromEntries(VARIANTS.map((variant, k) => [variant, measured[k]]));
+        } else {
+          // One after the other, the order rotating every round, so no variant always follows the same one.
+          for (const variant of VARIANTS.map((_, k) => VARIANTS[(k + r) % VARIANTS.length])) round[variant] = await authedRound(apps[`${variant}-${store}`]);
+        }
         rounds.push(round);
         log(`${store} round ${r + 1}/${ROUNDS}: ${VARIANTS.map((v) => `${v} ${round[v].cpuMicros.toFixed(0)} µs ${round[v].perSecond.toFixed(0)}/s`).join(', ')}`);
       }
-      const ratio = (a, b) => median(rounds.map((p) => p[a].cpuMicros / p[b].cpuMicros));
+      const ratio = (a, b) => (VARIANTS.includes(a) && VARIANTS.includes(b) ? median(rounds.map((p) => p[a].cpuMicros / p[b].cpuMicros)) : NaN);
       results.push({
         store,
         cpuMicros: Object.fromEntries(VARIANTS.map((v) => [v, median(rounds.map((p) => p[v].cpuMicros))])),
         perSecond: Object.fromEntries(VARIANTS.map((v) => [v, median(rounds.map((p) => p[v].perSecond))])),
         otelModules: Object.fromEntries(VARIANTS.map((v) => [v, apps[`${v}-${store}`].otelModules])),
-        ratios: { absentVsToday: ratio('absent', 'today'), noopVsAbsent: ratio('noop', 'absent'), sdkVsAbsent: ratio('sdk', 'absent'), sdkVsNoop: ratio('sdk', 'noop') },
+        ratios: {
+          'absent/today': ratio('absent', 'today'),
+          'noop/absent': ratio('noop', 'absent'),
+          'sdk/today-sdk': ratio('sdk', 'today-sdk'),
+          'today-sdk/today': ratio('today-sdk', 'today'),
+          'sdk/absent': ratio('sdk', 'absent'),
+        },
         failures: rounds.reduce((n, p) => n + VARIANTS.reduce((m, v) => m + p[v].bad, 0), 0),
         rounds,
       });
     }
-    const report = { date: new Date().toISOString(), base, machine: { cpus: os.cpus().length, loadavg: os.loadavg(), node: process.version }, settings: { rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS }, results, wallSeconds: (Date.now() - started) / 1000 };
+    const report = { date: new Date().toISOString(), base, machine: { cpus: os.cpus().length, loadavg: os.loadavg(), node: process.version }, settings: { rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, parallel: PARALLEL }, results, wallSeconds: (Date.now() - started) / 1000 };
     const table = markdown(report);
     writeFileSync(join(resultsDir, 'otel.json'), JSON.stringify(report, null, 2));
     writeFileSync(join(resultsDir, 'otel.md'), table);
@@ -187,17 +206,18 @@ async function main() {
 
 function markdown(report) {
   const f = (n, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
+  const pairs = Object.keys(report.results[0]?.ratios ?? {});
   const lines = [
     `Run ${report.date} on ${report.machine.cpus} CPUs, node ${report.machine.node}, load average at the end ${report.machine.loadavg.map((l) => l.toFixed(1)).join(' ')}; ` +
-      `${report.settings.rounds} interleaved rounds of ${report.settings.seconds} s, ${report.settings.connections} connections; today = ${report.base.slice(0, 10)}.`,
+      `${report.settings.rounds} rounds of ${report.settings.seconds} s (${report.settings.parallel ? 'all variants at once' : 'variants in turn, rotating'}), ${report.settings.connections} connections; today = ${report.base.slice(0, 10)}.`,
     '',
-    '| store | today µs/req | absent µs/req | noop µs/req | sdk µs/req | absent / today | noop / absent | sdk / absent (target <= 1.05) | sdk / noop | OTel modules loaded (today, absent, noop, sdk) |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    `| store | ${VARIANTS.map((v) => `${v} µs/req`).join(' | ')} | ${pairs.join(' | ')} | OpenTelemetry modules loaded (${VARIANTS.join(', ')}) |`,
+    `|${' --- |'.repeat(1 + VARIANTS.length + pairs.length + 1)}`,
   ];
   for (const r of report.results) {
-    const c = r.cpuMicros;
-    const q = r.ratios;
-    lines.push(`| ${r.store} | ${f(c.today)} | ${f(c.absent)} | ${f(c.noop)} | ${f(c.sdk)} | ${f(q.absentVsToday, 3)}x | ${f(q.noopVsAbsent, 3)}x | ${f(q.sdkVsAbsent, 3)}x | ${f(q.sdkVsNoop, 3)}x | ${VARIANTS.map((v) => r.otelModules[v]).join(', ')} |`);
+    lines.push(
+      `| ${r.store} | ${VARIANTS.map((v) => f(r.cpuMicros[v])).join(' | ')} | ${pairs.map((p) => `${f(r.ratios[p], 3)}x`).join(' | ')} | ${VARIANTS.map((v) => r.otelModules[v]).join(', ')} |`,
+    );
   }
   lines.push('', `Failed requests: ${report.results.reduce((n, r) => n + r.failures, 0)}. Wall time ${report.wallSeconds.toFixed(0)} s.`);
   return `${lines.join('\n')}\n`;
