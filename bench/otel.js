@@ -190,7 +190,17 @@ async function main() {
         rounds,
       });
     }
-    const report = { date: new Date().toISOString(), base, machine: { cpus: os.cpus().length, loadavg: os.loadavg(), node: process.version }, settings: { rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, parallel: PARALLEL }, results, wallSeconds: (Date.now() - started) / 1000 };
+    // The one recording call of an authenticated GET, alone: with the SDK, with the API only, without the package.
+    log('measuring the recording call alone');
+    const pieces = {};
+    for (const [name, dist, sdk] of [['sdk', dists.sdk, true], ['noop', dists.noop, false], ['absent', dists.absent, false]]) {
+      const child = fork(join(here, 'otel-pieces.js'), [], { env: { ...process.env, BENCH_OTEL_PIECES: JSON.stringify({ dist, sdk }) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      pieces[name] = await new Promise((resolve, reject) => {
+        child.once('message', (m) => resolve(m.microsPerCall));
+        child.once('exit', (code) => code && reject(new Error(`otel-pieces.js (${name}) exited with code ${code}`)));
+      });
+    }
+    const report = { date: new Date().toISOString(), base, pieces, machine: { cpus: os.cpus().length, loadavg: os.loadavg(), node: process.version }, settings: { rounds: ROUNDS, seconds: SECONDS, connections: CONNECTIONS, parallel: PARALLEL }, results, wallSeconds: (Date.now() - started) / 1000 };
     const table = markdown(report);
     writeFileSync(join(resultsDir, 'otel.json'), JSON.stringify(report, null, 2));
     writeFileSync(join(resultsDir, 'otel.md'), table);
@@ -219,6 +229,12 @@ function markdown(report) {
       `| ${r.store} | ${VARIANTS.map((v) => f(r.cpuMicros[v])).join(' | ')} | ${pairs.map((p) => `${f(r.ratios[p], 3)}x`).join(' | ')} | ${VARIANTS.map((v) => r.otelModules[v]).join(', ')} |`,
     );
   }
+  const p = report.pieces;
+  lines.push(
+    '',
+    `The recording an authenticated GET makes (one session store timer), measured alone: ${f(p.sdk, 2)} µs per call with the SDK, ` +
+      `${f(p.noop, 3)} µs with the API only, ${f(p.absent, 3)} µs without the package.`,
+  );
   lines.push('', `Failed requests: ${report.results.reduce((n, r) => n + r.failures, 0)}. Wall time ${report.wallSeconds.toFixed(0)} s.`);
   return `${lines.join('\n')}\n`;
 }
