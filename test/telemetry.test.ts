@@ -291,7 +291,7 @@ describe('when the IdP is too slow for a refresh (MemoryStore instance)', () => 
     hostile = await startHostileIdp();
     c = await startServer();
     // expires_in is 300 at this IdP: with refreshSkew 300 every request refreshes.
-    const config = { clientId: HOSTILE_CLIENT_ID, clientSecret: HOSTILE_CLIENT_SECRET, httpTimeout: 1000, refreshSkew: 300, events };
+    const config = { clientId: HOSTILE_CLIENT_ID, clientSecret: HOSTILE_CLIENT_SECRET, httpTimeout: 2000, refreshSkew: 300, events };
     c = await startInstance({ issuer: hostile.issuer, redis: undefined, server: c, config });
   });
   afterAll(async () => {
@@ -303,7 +303,7 @@ describe('when the IdP is too slow for a refresh (MemoryStore instance)', () => 
     const browser = new Browser();
     await login(browser, c.url);
     const before = await otel.total('express_oauth_login.refreshes', { [A.outcome]: 'transient_failure' });
-    hostile.set({ tokenDelayMs: 3000 });
+    hostile.set({ tokenDelayMs: 5000 }); // slower than httpTimeout (2000 ms)
     const res = await browser.request(`${c.url}/api/me`, json);
     hostile.reset();
     expect(res.status).toBe(504);
