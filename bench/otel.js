@@ -12,6 +12,9 @@
  *                batched, the AsyncLocalStorage context manager in use): what OpenTelemetry costs the app itself;
  * - `sdk`:       this package in that same app: `sdk / today-sdk` is what the middleware's recording adds.
  *
+ * `noop-copy` (only when listed in BENCH_OTEL_VARIANTS) is `noop` run from a copy like `absent`'s: a control for
+ * where the package lies on disk.
+ *
  * Each round measures every variant in turn (the order rotates every round), as `npm run bench` does; each ratio
  * is the median of the per-round ratios, so slow drift of a shared machine cancels out. BENCH_OTEL_PARALLEL=1
  * loads all the apps at the same time instead (fairer against bursts of other load, but only with idle cores).
@@ -101,15 +104,18 @@ function buildToday(base) {
   return join(dir, 'dist/index.js');
 }
 
-/** `absent`: this package's dist/ next to a node_modules that holds everything but @opentelemetry. */
-function withoutOpenTelemetry() {
+/**
+ * `absent`: this package's dist/ next to a node_modules that holds everything but @opentelemetry (`keep`: with it,
+ * the `noop-copy` control: the same copy, the package installed).
+ */
+function withoutOpenTelemetry(keep = false) {
   const dir = mkdtempSync(join(os.tmpdir(), 'eol-bench-otel-absent-'));
   temporary.push(dir);
   cpSync(join(root, 'dist'), join(dir, 'dist'), { recursive: true });
   copyFileSync(join(root, 'package.json'), join(dir, 'package.json'));
   mkdirSync(join(dir, 'node_modules'));
   for (const name of readdirSync(join(root, 'node_modules'))) {
-    if (name !== '@opentelemetry') symlinkSync(join(root, 'node_modules', name), join(dir, 'node_modules', name));
+    if (keep || name !== '@opentelemetry') symlinkSync(join(root, 'node_modules', name), join(dir, 'node_modules', name));
   }
   return join(dir, 'dist/index.js');
 }
@@ -139,6 +145,7 @@ async function main() {
   const today = buildToday(base);
   const ours = join(root, 'dist/index.js');
   const dists = { today, absent: withoutOpenTelemetry(), noop: ours, 'today-sdk': today, sdk: ours };
+  if (VARIANTS.includes('noop-copy')) dists['noop-copy'] = withoutOpenTelemetry(true);
   const redis = await startRedis();
   const idp = await startChild('fast-idp.js', { BENCH_CLIENT_ID: CLIENT_ID, BENCH_CLIENT_SECRET: CLIENT_SECRET }, 'fast-idp');
   const apps = {};
