@@ -11,6 +11,7 @@
  *   OAUTH_ISSUER, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, OAUTH_BASE_URL, OAUTH_SCOPE   a real IdP (no embedded one)
  *   REDIS_URL        keep sessions in Redis, e.g. redis://127.0.0.1:6379
  *   SESSION_SECRET   signs the session cookie (a random one per start by default: restarts log everyone out)
+ *   METRICS=1        OpenTelemetry: GET /metrics (Prometheus) and a "what the middleware recorded" panel
  *
  * Read it top to bottom: sessions, login routes, pages, the protected API, the error page, start-up.
  */
@@ -39,12 +40,14 @@ const here = path.dirname(fileURLToPath(import.meta.url));
  * @property {string} [sessionSecret] signs the session cookie. Default: random per start.
  * @property {number} [accessTokenTTL] embedded IdP only: access token lifetime in seconds. Default 300.
  * @property {boolean} [quiet] do not log IdP events.
+ * @property {boolean} [metrics] register OpenTelemetry (example-app/telemetry.js): GET /metrics and the panel.
  *
  * @typedef {object} ExampleApp
  * @property {string} url the app's base URL
  * @property {string} issuer the IdP's issuer URL
  * @property {boolean} embeddedIdp true when the demo IdP runs in this process
  * @property {string} sessionCookie the session cookie's name
+ * @property {boolean} metrics true when OpenTelemetry is registered (GET /metrics)
  * @property {() => Promise<void>} close stops the app (and the embedded IdP, and the Redis connection)
  */
 
@@ -116,6 +119,9 @@ async function build(server, baseURL, options) {
     issuer = idp.issuer;
   }
 
+  // METRICS=1: OpenTelemetry registered before the middleware is used; express-oauth-login needs no option for it.
+  const telemetry = options.metrics ? (await import('./telemetry.js')).startTelemetry() : undefined;
+
   const app = express();
   app.disable('x-powered-by');
   app.use(securityHeaders);
@@ -158,20 +164,27 @@ async function build(server, baseURL, options) {
   } catch (err) {
     await idp?.close();
     await sessions?.close();
+    await telemetry?.close();
     throw err;
   }
   app.use(sessions);
   app.use(login);
 
   // 4. Pages. requireAuth() lets logged-in users through with req.user set, and sends others to log in.
+  //    With METRICS=1 they also show what the middleware recorded, and GET /metrics serves it to Prometheus
+  //    (in production, keep /metrics off the public internet).
   const demo = idp && { issuer: idp.issuer, users: Object.keys(DEMO_USERS) };
-  app.get('/', (_req, res) => {
-    res.type('html').send(homePage({ idp: demo }));
+  app.get('/', async (_req, res) => {
+    const recorded = await telemetry?.recorded().catch(() => undefined);
+    if (recorded) res.set('Cache-Control', 'no-store'); // live numbers
+    res.type('html').send(homePage({ idp: demo, ...(recorded && { recorded }) }));
   });
-  app.get('/profile', requireAuth(), (req, res) => {
+  app.get('/profile', requireAuth(), async (req, res) => {
+    const recorded = await telemetry?.recorded().catch(() => undefined);
     res.set('Cache-Control', 'no-store'); // personal data: not for the browser's back/forward cache
-    res.type('html').send(profilePage(/** @type {Express.User} */ (req.user), logoutUrl(req)));
+    res.type('html').send(profilePage(/** @type {Express.User} */ (req.user), logoutUrl(req), recorded));
   });
+  if (telemetry) app.get('/metrics', (req, res) => telemetry.metricsHandler(req, res));
 
   // 5. A protected JSON API. The browser calls it with its session cookie; the server calls the IdP's UserInfo
   //    endpoint (any API would do) with the user's access token, which never leaves the server.
@@ -218,10 +231,12 @@ async function build(server, baseURL, options) {
     issuer,
     embeddedIdp: Boolean(idp),
     sessionCookie: SESSION_COOKIE,
+    metrics: Boolean(telemetry),
     close: async () => {
       await close(server);
       await idp?.close();
       await sessions.close();
+      await telemetry?.close();
     },
   };
 }
@@ -318,6 +333,7 @@ export function optionsFromEnv(env) {
   if (env.OAUTH_SCOPE) options.scope = env.OAUTH_SCOPE;
   if (env.REDIS_URL) options.redisUrl = env.REDIS_URL;
   if (env.SESSION_SECRET) options.sessionSecret = env.SESSION_SECRET;
+  if (env.METRICS === '1' || env.METRICS === 'true') options.metrics = true;
   return options;
 }
 
@@ -345,6 +361,7 @@ async function main() {
     console.log(`  IdP:          ${app.issuer}   (register the redirect URI ${app.url}/callback there)`);
   }
   console.log(`  Sessions:     ${options.redisUrl ? `Redis at ${redactUrl(options.redisUrl)}` : 'in memory (set REDIS_URL to use Redis)'}`);
+  console.log(`  Metrics:      ${app.metrics ? `${app.url}/metrics (OpenTelemetry, Prometheus format)` : 'off (METRICS=1 npm start serves /metrics)'}`);
   console.log('\n  Press Ctrl+C to stop.\n');
   const stop = () => {
     void app.close().then(() => process.exit(0));

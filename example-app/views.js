@@ -11,10 +11,10 @@ const ENTITIES = /** @type {Record<string, string>} */ ({ '&': '&amp;', '<': '&l
 export const esc = (/** @type {unknown} */ value) => String(value).replace(/[&<>"']/g, (c) => ENTITIES[c] ?? c);
 
 /**
- * The common page frame.
- * @param {{ title: string, body: string, loggedIn?: boolean }} page
+ * The common page frame; `recorded` (METRICS=1 only) adds the "what the middleware recorded" panel.
+ * @param {{ title: string, body: string, loggedIn?: boolean, recorded?: import('./telemetry.js').Recorded }} page
  */
-function layout({ title, body, loggedIn = false }) {
+function layout({ title, body, loggedIn = false, recorded }) {
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -38,7 +38,7 @@ function layout({ title, body, loggedIn = false }) {
     </nav>
   </header>
   <main>
-${body}
+${body}${recorded ? recordedPanel(recorded) : ''}
   </main>
   <footer>Tokens stay on the server: this page only ever holds an opaque session cookie.</footer>
 </body>
@@ -46,16 +46,49 @@ ${body}
 }
 
 /**
- * The home page: what the app is and a Log in button.
- * @param {{ idp: { issuer: string, users: string[] } | undefined }} info the embedded IdP, if it runs
+ * METRICS=1: what express-oauth-login recorded into OpenTelemetry so far (the same numbers GET /metrics serves),
+ * and its latest spans. No value here can be a token, code, session id, e-mail or sub: the middleware never
+ * records one.
+ * @param {import('./telemetry.js').Recorded} recorded
  */
-export function homePage({ idp }) {
+function recordedPanel({ metrics, spans }) {
+  const metricRows = metrics
+    .map((m) => `<tr><td><code>${esc(m.name)}</code></td><td class="hint">${esc(m.labels)}</td><td>${esc(m.value)}</td></tr>`)
+    .join('\n          ');
+  const spanRows = spans
+    .map((s) => `<tr><td><code>${esc(s.name)}</code></td><td class="hint">${esc(s.labels)}</td><td>${esc(s.ms)} ms, ${esc(s.status)}</td></tr>`)
+    .join('\n          ');
+  return `
+    <section class="card recorded" id="recorded">
+      <h2>What the middleware recorded</h2>
+      <p class="hint">OpenTelemetry metrics (also at <a href="/metrics"><code>/metrics</code></a>, Prometheus format) and the
+      latest spans. Reload after logging in, refreshing or logging out.</p>
+      <table class="claims">
+        <tbody>
+          ${metricRows || '<tr><td>Nothing yet: log in.</td></tr>'}
+        </tbody>
+      </table>
+      <h3>Latest spans</h3>
+      <table class="claims">
+        <tbody>
+          ${spanRows || '<tr><td>None yet.</td></tr>'}
+        </tbody>
+      </table>
+    </section>`;
+}
+
+/**
+ * The home page: what the app is and a Log in button.
+ * @param {{ idp: { issuer: string, users: string[] } | undefined, recorded?: import('./telemetry.js').Recorded }} info the embedded IdP, if it runs
+ */
+export function homePage({ idp, recorded }) {
   const demo = idp
     ? `<p class="hint">The app signs you in at an embedded demo identity provider (${esc(idp.issuer)}).
        Demo users: ${idp.users.map((u) => `<code>${esc(u)}</code> / <code>${esc(u)}-password</code>`).join(', ')}.</p>`
     : '';
   return layout({
     title: 'Home',
+    ...(recorded && { recorded }),
     body: `
     <section class="card hero">
       <h1>Log in with your identity provider</h1>
@@ -73,8 +106,9 @@ export function homePage({ idp }) {
  * protected JSON API, and a one-click logout link.
  * @param {import('express-oauth-login').AuthenticatedUser} user
  * @param {string} logoutHref from logoutUrl(req): the logout route with this session's logout token
+ * @param {import('./telemetry.js').Recorded} [recorded] METRICS=1: the "what the middleware recorded" panel
  */
-export function profilePage(user, logoutHref) {
+export function profilePage(user, logoutHref, recorded) {
   const claims = Object.entries(user.claims)
     .map(([name, value]) => {
       const shown = name === 'exp' || name === 'iat' || name === 'auth_time' ? `${value} (${isoTime(value)})` : display(value);
@@ -92,6 +126,7 @@ export function profilePage(user, logoutHref) {
   return layout({
     title: 'Profile',
     loggedIn: true,
+    ...(recorded && { recorded }),
     body: `
     <h1>Hello, ${esc(name)}</h1>
     <div class="grid">

@@ -1,15 +1,26 @@
 /**
- * Events for the app's logging and metrics: login, logout, refresh, back-channel logout and errors. Payloads are
- * built here from a fixed list of fields, never from token responses, so no access, refresh or ID token, code,
- * secret or session id can reach a listener.
+ * Events for the app's logging and audit trail: login, logout, refresh, back-channel logout and errors. Payloads
+ * are built here from a fixed list of fields, never from token responses, so no access, refresh or ID token, code,
+ * secret or session id can reach a listener. The fields are a versioned schema (README "Events and the audit
+ * trail"): every payload carries `schemaVersion`; a field is only ever added within a version, a change of meaning
+ * or a removal is a new version. `auditLogger(logger)` writes them as JSON lines through a pino-compatible logger.
  *
  * Listeners run synchronously and must not break a login: a listener that throws (or rejects) is reported with
  * process.emitWarning and otherwise ignored.
  */
 import type { Request } from 'express';
 
+/** The version of the event schema every payload carries as `schemaVersion`. @public */
+export const EVENT_SCHEMA_VERSION = 1;
+
+/** Fields every event has. @public */
+export interface EventBase {
+  /** The schema version of this payload: {@link EVENT_SCHEMA_VERSION}. */
+  schemaVersion: typeof EVENT_SCHEMA_VERSION;
+}
+
 /** `login`: a user completed a login (a session now holds them). @public */
-export interface LoginEvent {
+export interface LoginEvent extends EventBase {
   type: 'login';
   sub: string;
   /** IdP session id (ID token `sid`), when the IdP sent one. */
@@ -21,7 +32,7 @@ export interface LoginEvent {
   silent: boolean;
 }
 /** `logout`: the user logged out through the logout route. @public */
-export interface LogoutEvent {
+export interface LogoutEvent extends EventBase {
   type: 'logout';
   /** Absent when the session had no user. */
   sub?: string;
@@ -29,13 +40,13 @@ export interface LogoutEvent {
   idpLogout: boolean;
 }
 /** `refresh`: requireAuth or getAccessToken refreshed (or failed to refresh, ending the session) an access token. @public */
-export interface RefreshEvent {
+export interface RefreshEvent extends EventBase {
   type: 'refresh';
   sub: string;
   outcome: 'refreshed' | 'session_ended';
 }
 /** `backchannelLogout`: the IdP ended sessions through the back-channel logout route. @public */
-export interface BackchannelLogoutEvent {
+export interface BackchannelLogoutEvent extends EventBase {
   type: 'backchannelLogout';
   sub?: string;
   sid?: string;
@@ -43,7 +54,7 @@ export interface BackchannelLogoutEvent {
   sessions: number;
 }
 /** `error`: the middleware answered with one of its errors (see README "Error codes"). @public */
-export interface ErrorEvent {
+export interface ErrorEvent extends EventBase {
   type: 'error';
   code: string;
   status: number;
@@ -87,10 +98,10 @@ function listenerFailed(err: unknown): void {
 }
 
 /** Delivers an event to the app's listeners, if any. Never throws. @private */
-export function emit<K extends keyof OAuthEventMap>(req: Request, name: K, detail: Omit<OAuthEventMap[K], 'type'>): void {
+export function emit<K extends keyof OAuthEventMap>(req: Request, name: K, detail: Omit<OAuthEventMap[K], 'type' | 'schemaVersion'>): void {
   const events = (req as unknown as Record<symbol, OAuthEvents | undefined>)[EVENTS];
   if (!events) return;
-  const event = { type: name, ...detail } as OAuthEventMap[K];
+  const event = { type: name, schemaVersion: EVENT_SCHEMA_VERSION, ...detail } as OAuthEventMap[K];
   // An EventEmitter throws on an 'error' event nobody listens to: that is not the app's wish here.
   const emitter = events as { listenerCount?: (name: string) => number };
   if (typeof emitter.listenerCount === 'function' && emitter.listenerCount(name) === 0) return;
@@ -108,4 +119,44 @@ export function emit<K extends keyof OAuthEventMap>(req: Request, name: K, detai
 /** Reports one of the middleware's errors; the path only, since a callback's query string holds the code. @private */
 export function emitError(req: Request, err: { code: string; status: number; message: string }): void {
   emit(req, 'error', { code: err.code, status: err.status, message: err.message, path: req.originalUrl.split('?')[0] ?? '' });
+}
+
+/**
+ * A pino-compatible logger: `info(obj, msg)`, and `warn` / `error` when it has them (pino, bunyan and most
+ * structured loggers do; `console` does not write JSON). @public
+ */
+export interface AuditLogTarget {
+  info(obj: object, msg?: string): void;
+  warn?(obj: object, msg?: string): void;
+  error?(obj: object, msg?: string): void;
+}
+
+/** Listeners for every event, as {@link auditLogger} returns them. @public */
+export type AuditListeners = { [K in keyof OAuthEventMap]: (event: OAuthEventMap[K]) => void };
+
+/**
+ * The audit trail: listeners for the `events` option that write every event as one structured JSON line through
+ * `logger` (`logger.info(obj, msg)`, the pino signature): the payload's fields at the top level, plus
+ * `audit: 'express-oauth-login'` to find them. `error` events are written with `warn` (4xx) or `error` (5xx).
+ *
+ * @example
+ * ```ts
+ * import pino from 'pino';
+ * app.use(oauthLogin({ ...config, events: auditLogger(pino()) }));
+ * // {"level":30,"time":...,"audit":"express-oauth-login","type":"login","schemaVersion":1,"sub":"alice",...,"msg":"express-oauth-login login"}
+ * ```
+ * @public
+ */
+export function auditLogger(logger: AuditLogTarget): AuditListeners {
+  const write = (level: 'info' | 'warn' | 'error', event: OAuthEventMap[keyof OAuthEventMap]): void => {
+    // Called on the logger itself: pino's methods read `this`.
+    (logger[level] ?? logger.info).call(logger, { audit: 'express-oauth-login', ...event }, `express-oauth-login ${event.type}`);
+  };
+  return {
+    login: (event) => write('info', event),
+    logout: (event) => write('info', event),
+    refresh: (event) => write('info', event),
+    backchannelLogout: (event) => write('info', event),
+    error: (event) => write(event.status >= 500 ? 'error' : 'warn', event),
+  };
 }

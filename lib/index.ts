@@ -20,14 +20,19 @@ export { fetchWithToken, type FetchWithTokenInit } from './guard/resource-fetch.
 export { attemptSilentLogin } from './guard/silent-login.js';
 export { logoutUrl } from './routes/logout-url.js';
 export type { AfterCallback, AfterCallbackResult, AuthenticatedUser } from './types.js';
-export type {
-  OAuthEvents,
-  OAuthEventMap,
-  LoginEvent,
-  LogoutEvent,
-  RefreshEvent,
-  BackchannelLogoutEvent,
-  ErrorEvent,
+export {
+  auditLogger,
+  EVENT_SCHEMA_VERSION,
+  type AuditListeners,
+  type AuditLogTarget,
+  type EventBase,
+  type OAuthEvents,
+  type OAuthEventMap,
+  type LoginEvent,
+  type LogoutEvent,
+  type RefreshEvent,
+  type BackchannelLogoutEvent,
+  type ErrorEvent,
 } from './events.js';
 export {
   OAuthLoginError,

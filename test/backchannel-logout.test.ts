@@ -76,7 +76,7 @@ test('ending one IdP session at the IdP ends exactly the app session in that bro
   expect(await loggedIn(b.alice2)).toBe(true);
   expect(await loggedIn(b.bob1)).toBe(true);
   expect(await loggedIn(b.bob2)).toBe(true);
-  expect(logouts.at(-1)).toEqual({ type: 'backchannelLogout', sub: 'alice', sid: expect.any(String), sessions: 1 });
+  expect(logouts.at(-1)).toEqual({ type: 'backchannelLogout', schemaVersion: 1, sub: 'alice', sid: expect.any(String), sessions: 1 });
 });
 
 test('a logout token with only a sub ends every session of that user and no one else', async () => {
@@ -93,7 +93,7 @@ test('a logout token with only a sub ends every session of that user and no one 
   expect(await loggedIn(b.bob2)).toBe(false);
   expect(await loggedIn(b.alice1)).toBe(true);
   expect(await loggedIn(b.alice2)).toBe(true);
-  expect(logouts.at(-1)).toEqual({ type: 'backchannelLogout', sub: 'bob', sessions: expect.any(Number) });
+  expect(logouts.at(-1)).toEqual({ type: 'backchannelLogout', schemaVersion: 1, sub: 'bob', sessions: expect.any(Number) });
   expect(logouts.at(-1)!.sessions).toBeGreaterThanOrEqual(2);
 });
 

@@ -135,10 +135,10 @@ test('events report login, refresh, error and logout without any token, code or 
   await browser.request(`${app.url}/callback?code=${code}&state=made-up`, { headers: json });
   await postLogout(browser, app.url);
   expect(events.map((e) => e.type)).toEqual(['login', 'refresh', 'error', 'logout']);
-  expect(events[0]).toEqual({ type: 'login', sub: 'mallory-or-not', stepUp: false, silent: false });
-  expect(events[1]).toEqual({ type: 'refresh', sub: 'mallory-or-not', outcome: 'refreshed' });
-  expect(events[2]).toEqual({ type: 'error', code: 'state_unknown', status: 400, message: expect.any(String), path: '/callback' });
-  expect(events[3]).toEqual({ type: 'logout', sub: 'mallory-or-not', idpLogout: false });
+  expect(events[0]).toEqual({ type: 'login', schemaVersion: 1, sub: 'mallory-or-not', stepUp: false, silent: false });
+  expect(events[1]).toEqual({ type: 'refresh', schemaVersion: 1, sub: 'mallory-or-not', outcome: 'refreshed' });
+  expect(events[2]).toEqual({ type: 'error', schemaVersion: 1, code: 'state_unknown', status: 400, message: expect.any(String), path: '/callback' });
+  expect(events[3]).toEqual({ type: 'logout', schemaVersion: 1, sub: 'mallory-or-not', idpLogout: false });
   const text = JSON.stringify(events);
   const secrets = [tokens.accessToken, tokens.refreshToken, tokens.idToken, refreshed.accessToken, code, sid, HOSTILE_CLIENT_SECRET];
   for (const secret of secrets) {

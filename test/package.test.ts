@@ -52,6 +52,8 @@ app.use(oauthSession({ secret: 'a-consumer-secret-that-is-long-enough-0123', coo
 app.use(oauthLogin({ allowInsecureRequests: true }));
 app.get('/', (_req, res) => res.json({ express: require('express/package.json').version }));
 app.get('/api/me', requireAuth(), (req, res) => res.json({ sub: req.user.sub }));
+// OpenTelemetry is an optional peer: this consumer does not install it, so no module of it may be loaded.
+app.get('/loaded', (_req, res) => res.json(Object.keys(require.cache).filter((f) => f.includes('@opentelemetry'))));
 app.use(oauthErrorHandler());
 app.listen(Number(process.env.PORT), '127.0.0.1', () => console.log('listening'));
 `;
@@ -137,6 +139,13 @@ describe.each(['esm', 'cjs'] as const)(`a %s consumer of the tarball on Express 
     expect(res.headers.get('cache-control')).toBe('no-store');
     expect(consumer.child.exitCode).toBeNull();
     expect(consumer.output()).not.toMatch(/deprecated|TypeError|Error:/);
+  });
+
+  test('without @opentelemetry/api installed, a login loaded none of it (an optional peer dependency)', async () => {
+    await login(new Browser(), url, { returnTo: '/api/me' });
+    const res = await new Browser().request(`${url}/loaded`);
+    expect(JSON.parse(res.body)).toEqual([]);
+    expect(existsSync(join(project, 'node_modules', '@opentelemetry'))).toBe(false);
   });
 
   test('an anonymous API call gets 401 JSON', async () => {

@@ -13,6 +13,7 @@ import { PROFILES, applyProfileDefaults } from './profiles.js';
 import { PROVIDER_NAME, applyProviderDefaults } from './provider-names.js';
 import { type RedisClient, isRedisClient } from './redis-client.js';
 import { type SessionEndDerived, deriveSessionEnd, sessionEndIssues, sessionEndShape } from './session-end.js';
+import { telemetryOptions } from './telemetry-options.js';
 
 /** Parameters the middleware owns: letting `authorizationParams` override them would undo a security check. */
 const RESERVED_AUTH_PARAMS = [
@@ -121,6 +122,8 @@ const schema = z
     errorPage: z.boolean({ error: 'errorPage must be true or false' }).default(true),
     // How sessions end (issue 12): logout CSRF rules, end-session method, revocation, upstream ceiling.
     ...sessionEndShape,
+    // Observability (README "Observability"): lib/config/telemetry-options.ts.
+    ...telemetryOptions,
   })
   .strict()
   .superRefine((c, ctx) => {

@@ -6,7 +6,7 @@ import type { Request } from 'express';
 import * as client from 'openid-client';
 import { nowSeconds } from '../clock.js';
 import type { ResolvedConfig } from '../config/schema.js';
-import { IdpUnavailableError, OAuthLoginError, TokenValidationError, findCause } from '../errors.js';
+import { IdpUnavailableError, OAuthLoginError, SessionStoreError, TokenValidationError, findCause } from '../errors.js';
 import { dpopOptions } from '../idp/dpop.js';
 import { verifyIdTokenSignature } from '../idp/id-token.js';
 import type { Provider } from '../idp/provider.js';
@@ -15,6 +15,7 @@ import { coordinationClient, coordinationKey } from '../session/redis.js';
 import { sharedRefresh } from '../session/refresh-lock.js';
 import type { StoredUser } from '../session/state.js';
 import type { Context } from '../routes/context.js';
+import { type RefreshOutcomeKind, providerLabel, recordRefresh } from '../telemetry.js';
 import type { StoredTokens } from '../types.js';
 
 /** The outcome of a refresh: new tokens, or `undefined` when the grant is gone and the session must end. */
@@ -58,6 +59,25 @@ async function grant(provider: Provider, config: ResolvedConfig, user: StoredUse
   }
 }
 
+/**
+ * The refresh outcome of one request (README "Observability"): by the grant's result when this request ran it,
+ * `coalesced` when it got another request's outcome (in process, or through Redis from another instance, a failed
+ * one included), `transient_failure` when it got none (the IdP or the store unreachable).
+ * @private
+ */
+export function refreshOutcomeKind(ranGrant: boolean, result: { tokens: RefreshOutcome } | { error: unknown }): RefreshOutcomeKind {
+  if ('tokens' in result) return ranGrant ? (result.tokens ? 'refreshed' : 'ended') : 'coalesced';
+  return ranGrant || findCause(result.error, SessionStoreError) ? 'transient_failure' : 'coalesced';
+}
+
+/** Counts the outcome of `attempt` for this request once it settles (telemetry.ts; nothing without OpenTelemetry). */
+function observe(provider: string, attempt: Promise<RefreshOutcome>, ranGrant: () => boolean): void {
+  attempt.then(
+    (tokens) => recordRefresh(provider, refreshOutcomeKind(ranGrant(), { tokens })),
+    (error: unknown) => recordRefresh(provider, refreshOutcomeKind(ranGrant(), { error })),
+  );
+}
+
 /** How long an outcome answers late requests of the session that still present the old refresh token. */
 const REMEMBER_OUTCOME_MS = 60_000;
 
@@ -72,15 +92,27 @@ export function createRefresher(provider: Provider, config: ResolvedConfig): Ref
   const inflight = new Map<string, Promise<RefreshOutcome>>();
   // Long enough for the grant and a JWKS fetch, each bounded by httpTimeout.
   const lockMs = 2 * config.httpTimeout + 1000;
+  const label = providerLabel(config);
   return {
     refresh(user, req) {
       const key = user.tokens.refreshToken;
-      if (!key) return Promise.resolve(undefined);
+      if (!key) {
+        recordRefresh(label, 'ended');
+        return Promise.resolve(undefined);
+      }
       const running = inflight.get(key);
-      if (running) return running;
+      if (running) {
+        observe(label, running, () => false);
+        return running;
+      }
       const shared = req && coordinationClient(config, req);
-      const run = () => grant(provider, config, user);
+      let ranGrant = false;
+      const run = () => {
+        ranGrant = true;
+        return grant(provider, config, user);
+      };
       const attempt = shared ? sharedRefresh(shared, (id, part) => coordinationKey(config, 'refresh', id, part), key, lockMs, run) : run();
+      observe(label, attempt, () => ranGrant);
       inflight.set(key, attempt);
       const forget = () => {
         if (inflight.get(key) === attempt) inflight.delete(key);

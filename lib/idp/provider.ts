@@ -20,6 +20,8 @@ import * as client from 'openid-client';
 import { clientAuthFor } from './client-auth.js';
 import type { ResolvedConfig } from '../config/schema.js';
 import { IdpUnavailableError, findCause } from '../errors.js';
+import { type IdpEndpoint, observeIdpCall } from '../telemetry.js';
+import { endpointKind } from './endpoints.js';
 import { idpFetch } from './http.js';
 import { assertIdpSupports } from './support.js';
 
@@ -46,19 +48,22 @@ function isTimeout(err: unknown): boolean {
 
 /**
  * Wraps idpFetch (see idp-http.ts) with our own deadline (openid-client's `timeout` has a one-second granularity) and turns transport
- * failures into errors with the right status: 504 for a slow IdP, 502 for one that cannot be reached.
+ * failures into errors with the right status: 504 for a slow IdP, 502 for one that cannot be reached. Every IdP
+ * call passes here, so this is also where it gets its client span, `traceparent` and duration (telemetry.ts);
+ * `endpoint(url)` names the endpoint for them.
  */
-function timedFetch(config: ResolvedConfig): client.CustomFetch {
-  return async (url, options) => {
-    const signal = options.signal
-      ? AbortSignal.any([options.signal, AbortSignal.timeout(config.httpTimeout)])
-      : AbortSignal.timeout(config.httpTimeout);
-    try {
-      return await idpFetch(url, { ...options, signal } as RequestInit);
-    } catch (err) {
-      throw toUnavailable(err, config, new URL(url).pathname);
-    }
-  };
+function timedFetch(config: ResolvedConfig, endpoint: (url: string) => IdpEndpoint): client.CustomFetch {
+  return (url, options) =>
+    observeIdpCall(() => endpoint(url), url, options as RequestInit, async (init) => {
+      const signal = init.signal
+        ? AbortSignal.any([init.signal, AbortSignal.timeout(config.httpTimeout)])
+        : AbortSignal.timeout(config.httpTimeout);
+      try {
+        return await idpFetch(url, { ...init, signal });
+      } catch (err) {
+        throw toUnavailable(err, config, new URL(url).pathname);
+      }
+    });
 }
 
 /** Maps a transport failure to a 502/504 IdpUnavailableError whose message names the endpoint but no secrets. */
@@ -85,14 +90,16 @@ async function discover(config: ResolvedConfig): Promise<client.Configuration> {
   const execute: Array<(c: client.Configuration) => void> = [];
   if (config.allowInsecureRequests) execute.push(client.allowInsecureRequests);
   const auth = await clientAuthFor(config);
-  let configuration: client.Configuration;
+  let configuration: client.Configuration | undefined;
+  // Until discovery has answered, the only call is discovery itself; then the metadata names the endpoints.
+  const endpoint = (url: string) => (configuration ? endpointKind(url, configuration.serverMetadata()) : 'discovery');
   try {
     configuration = await client.discovery(
       new URL(config.issuer),
       config.clientId,
       { ...(config.clientSecret && { client_secret: config.clientSecret }), [client.clockTolerance]: config.clockTolerance },
       auth,
-      { execute, [client.customFetch]: timedFetch(config), timeout: Math.ceil(config.httpTimeout / 1000) + 1 },
+      { execute, [client.customFetch]: timedFetch(config, endpoint), timeout: Math.ceil(config.httpTimeout / 1000) + 1 },
     );
   } catch (err) {
     const transport = findCause(err, IdpUnavailableError);
@@ -176,7 +183,7 @@ export function createProvider(config: ResolvedConfig): Provider {
           timeoutDuration: config.httpTimeout,
           cooldownDuration: 0,
           cacheMaxAge: JWKS_MAX_AGE_MS,
-          [joseCustomFetch]: timedFetch(config) as never,
+          [joseCustomFetch]: timedFetch(config, () => 'jwks') as never,
         }),
       );
       return jwks;

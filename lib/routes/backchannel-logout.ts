@@ -12,6 +12,7 @@ import { LogoutTokenError, OAuthLoginError, SessionStoreError } from '../errors.
 import { emit, emitError } from '../events.js';
 import { type LogoutToken, MAX_AGE_WITHOUT_EXP, isObject, validateLogoutToken } from '../idp/logout-token.js';
 import { indexKeys, sessionIndexFor } from '../session/sid-index.js';
+import { providerLabel, recordBackchannelLogout } from '../telemetry.js';
 import type { Context } from './context.js';
 
 /** Logout tokens are small; a bigger body is not one. */
@@ -55,10 +56,11 @@ function destroyAgainLater(ctx: Context, store: Request['sessionStore'], ids: st
   timer.unref();
 }
 
-function answer(req: Request, res: Response, err: unknown): void {
+function answer(ctx: Context, req: Request, res: Response, err: unknown): void {
   res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
   const known = err instanceof OAuthLoginError ? err : new SessionStoreError({ cause: err });
   emitError(req, known);
+  recordBackchannelLogout(providerLabel(ctx.config), { error: known });
   // §2.8: 400 for a token we refuse; a store or IdP outage is not the token's fault, so say so (5xx: the IdP may retry).
   const error = known instanceof LogoutTokenError ? 'invalid_request' : 'temporarily_unavailable';
   res.status(known.status).json({ error, error_description: known.message });
@@ -92,14 +94,15 @@ export function backchannelLogoutHandlers(ctx: Context): RequestHandler[] {
         ...(token.sid !== undefined && { sid: token.sid }),
         sessions,
       });
+      recordBackchannelLogout(providerLabel(ctx.config), { sessions });
       res.set({ 'Cache-Control': 'no-store', Pragma: 'no-cache' });
       res.status(200).end();
     } catch (err) {
-      answer(req, res, err);
+      answer(ctx, req, res, err);
     }
   };
   return [
-    (req, res, next) => parse(req, res, (err?: unknown) => (err ? answer(req, res, new LogoutTokenError('the request body is not a small form')) : next())),
+    (req, res, next) => parse(req, res, (err?: unknown) => (err ? answer(ctx, req, res, new LogoutTokenError('the request body is not a small form')) : next())),
     handle,
   ];
 }

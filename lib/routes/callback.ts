@@ -14,6 +14,7 @@ import { toStoredTokens } from '../idp/tokens.js';
 import { regenerateWithUser } from '../session/persistence.js';
 import { indexSession } from '../session/sid-index.js';
 import { sessionOf, takePendingLogin } from '../session/state.js';
+import { observeCallback, providerLabel } from '../telemetry.js';
 import { completeLogin } from './complete-login.js';
 import type { Context } from './context.js';
 import { CALLBACK_HEADERS, responseSearch } from './response-mode.js';
@@ -27,7 +28,9 @@ function responseUrl(req: Request, ctx: Context): URL {
 /** @private */
 export function callbackHandler(ctx: Context): RequestHandler {
   const { config } = ctx;
-  return async (req, res, next) => {
+  const who = { provider: providerLabel(config), issuer: config.issuer, userHashKey: config.telemetry.userHashKey };
+  // The span and the login metrics (telemetry.ts): `observed` hears the outcome where it is decided below.
+  return (req, res, next) => observeCallback(who, async (observed) => {
     // The URL holds a one-time code: keep it out of caches and out of the Referer of whatever comes next.
     res.set(CALLBACK_HEADERS);
     try {
@@ -50,6 +53,7 @@ export function callbackHandler(ctx: Context): RequestHandler {
             '(back button or reload), or cookies were blocked. Start again.',
         );
       }
+      observed.matched(pending.login);
       if (pending.expired) {
         throw new LoginStateError('login_expired', 400, 'The sign-in took too long and has expired. Start again.');
       }
@@ -87,6 +91,7 @@ export function callbackHandler(ctx: Context): RequestHandler {
       } catch (err) {
         // prompt=none that needs the user (OIDC Core §3.1.2.6): stay anonymous, back where they were.
         if (pending.login.silent && isInteractionRequired(err)) {
+          observed.failed(callbackError(err));
           res.redirect(302, pending.login.returnTo);
           return;
         }
@@ -103,10 +108,12 @@ export function callbackHandler(ctx: Context): RequestHandler {
         stepUp: pending.login.acr !== undefined || pending.login.maxAge !== undefined,
         silent: pending.login.silent === true,
       });
+      observed.succeeded(user.sub);
       // 303 turns the form_post POST into a GET of returnTo (RFC 9110 §15.4.4).
       res.redirect(req.method === 'POST' ? 303 : 302, pending.login.returnTo);
     } catch (err) {
+      observed.failed(err);
       passError(req, next, err);
     }
-  };
+  });
 }

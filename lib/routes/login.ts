@@ -14,6 +14,7 @@ import { warnAboutCookie } from '../session/cookie.js';
 import { saveSession } from '../session/persistence.js';
 import { serializedUpdate } from '../session/serialized-update.js';
 import { type PendingLogin, addPendingLogin, sessionOf } from '../session/state.js';
+import { providerLabel, recordLoginStartFailure, telemetryEnabled } from '../telemetry.js';
 import type { Context } from './context.js';
 import { warnAboutFormPostCookie } from './response-mode.js';
 import { safeReturnTo } from './return-to.js';
@@ -35,6 +36,16 @@ export interface LoginRequest {
  * @private
  */
 export async function startLogin(ctx: Context, req: Request, res: Response, request: LoginRequest): Promise<void> {
+  try {
+    await redirectToIdp(ctx, req, res, request);
+  } catch (err) {
+    // A login that ends before the IdP ever sees it is a failed login too (README "Observability").
+    recordLoginStartFailure(providerLabel(ctx.config), request, err);
+    throw err;
+  }
+}
+
+async function redirectToIdp(ctx: Context, req: Request, res: Response, request: LoginRequest): Promise<void> {
   const { config } = ctx;
   const session = sessionOf(req);
   warnAboutCookie(session, config.secureCookies);
@@ -46,6 +57,7 @@ export async function startLogin(ctx: Context, req: Request, res: Response, requ
   const codeVerifier = client.randomPKCECodeVerifier();
   const codeChallenge = await client.calculatePKCECodeChallenge(codeVerifier);
   const pending: PendingLogin = { nonce, codeVerifier, returnTo: request.returnTo, createdAt: nowSeconds(), issuer: config.issuer };
+  if (telemetryEnabled()) pending.startedAt = Date.now();
   const extra: Record<string, string> = {};
   if (request.acr !== undefined) extra.acr_values = pending.acr = request.acr;
   if (request.maxAge !== undefined) {

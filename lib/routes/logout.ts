@@ -26,6 +26,7 @@ import { isLogoutToken, logoutTokenOf, startLoggedOutSession, takePendingLogout 
 import { destroySession, regenerateSession, saveSession } from '../session/persistence.js';
 import { unindexSession } from '../session/sid-index.js';
 import { type PendingLogout, type StoredUser, sessionOf, storedUser } from '../session/state.js';
+import { providerLabel, recordLogout } from '../telemetry.js';
 import type { Context } from './context.js';
 import { LOGOUT_TOKEN_PARAM, sendConfirmationPage, sendEndSessionPage } from './logout-pages.js';
 import { isSpeculative, requestSite } from './request-site.js';
@@ -63,6 +64,7 @@ async function endLogin(ctx: Context, req: Request, res: Response, user: StoredU
   await unindexSession(config, req, user, oldId).catch(() => undefined);
   for (const failure of (await revocation).failures) emitError(req, failure);
   emit(req, 'logout', { sub: user.sub, idpLogout: request !== undefined });
+  recordLogout(providerLabel(config), request !== undefined);
   if (!request) res.redirect(302, config.postLogoutUrl);
   else if (request.method === 'GET') res.redirect(302, request.url);
   else sendEndSessionPage(res, request);

@@ -18,6 +18,8 @@ export interface PendingLogin {
   returnTo: string;
   /** Seconds since the epoch. */
   createdAt: number;
+  /** Milliseconds since the epoch, for the login duration metric; set only when OpenTelemetry is installed. */
+  startedAt?: number;
   /** Step-up: the `acr` the returning ID token must carry. */
   acr?: string;
   /** Step-up: `max_age` sent; openid-client checks `auth_time` against it. */

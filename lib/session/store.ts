@@ -17,6 +17,7 @@ import type { RedisOptions } from 'ioredis';
 import { boundConfig } from '../config/request.js';
 import { type OAuthSessionOptions, type ResolvedSessionOptions, resolveSessionOptions } from '../config/session-options.js';
 import { SessionStoreError, passError } from '../errors.js';
+import { type StoreOperation, storeTimer, telemetryEnabled } from '../telemetry.js';
 import { sessionLifetime } from './lifetime.js';
 import { type RedisClient, redisCall, registerStoreClient } from './redis.js';
 
@@ -66,23 +67,52 @@ class BoundedRedisStore extends RedisStore {
     super(options);
     this.#timeout = timeout;
   }
-  #bounded<T>(call: () => Promise<T>, cb?: Callback<T>): Promise<unknown> {
+  #bounded<T>(operation: StoreOperation, call: () => Promise<T>, cb?: Callback<T>): Promise<unknown> {
+    // Timed here, the one place every request's store call passes (telemetry.ts; nothing without OpenTelemetry).
+    const done = storeTimer('redis', operation);
     return redisCall(this.#timeout, call).then(
-      (data) => (cb ? cb(null, data) : data),
+      (data) => {
+        done?.();
+        return cb ? cb(null, data) : data;
+      },
       (err: unknown) => {
+        done?.(err);
         if (cb) return cb(err);
         throw err;
       },
     );
   }
   override get(sid: string, cb?: Callback<SessionData | null>): Promise<unknown> {
-    return this.#bounded(() => super.get(sid) as Promise<SessionData | null>, cb);
+    return this.#bounded('get', () => super.get(sid) as Promise<SessionData | null>, cb);
   }
   override set(sid: string, sess: SessionData, cb?: Callback<unknown>): Promise<unknown> {
-    return this.#bounded(() => super.set(sid, sess), cb);
+    return this.#bounded('set', () => super.set(sid, sess), cb);
   }
   override destroy(sid: string, cb?: Callback<unknown>): Promise<unknown> {
-    return this.#bounded(() => super.destroy(sid), cb);
+    return this.#bounded('destroy', () => super.destroy(sid), cb);
+  }
+}
+
+/** A callback that reports to `done` first, when there is a `done` (telemetry on). */
+function timed<T>(done: ((err?: unknown) => void) | undefined, cb: Callback<T> | undefined): Callback<T> | undefined {
+  return done
+    ? (err, data) => {
+        done(err);
+        cb?.(err, data);
+      }
+    : cb;
+}
+
+/** The MemoryStore with its operations timed like the Redis store's; used only when OpenTelemetry is installed. */
+class TimedMemoryStore extends session.MemoryStore {
+  override get(sid: string, cb: Callback<SessionData | null | undefined>): void {
+    super.get(sid, timed(storeTimer('memory', 'get'), cb)!);
+  }
+  override set(sid: string, sess: SessionData, cb?: (err?: unknown) => void): void {
+    super.set(sid, sess, timed(storeTimer('memory', 'set'), cb));
+  }
+  override destroy(sid: string, cb?: (err?: unknown) => void): void {
+    super.destroy(sid, timed(storeTimer('memory', 'destroy'), cb));
   }
 }
 
@@ -109,7 +139,7 @@ function buildStore(o: ResolvedSessionOptions): { store?: Store; close: () => Pr
     }
     // Like disableTouch for Redis: idle time is tracked in the session itself (seenAt, written at most once a
     // minute), so express-session's per-request touch, which re-serialises the whole session, buys nothing.
-    const memory = new session.MemoryStore();
+    const memory = telemetryEnabled() ? new TimedMemoryStore() : new session.MemoryStore();
     Object.defineProperty(memory, 'touch', { value: undefined });
     return { store: memory, close: async () => undefined };
   }

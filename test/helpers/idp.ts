@@ -22,6 +22,8 @@ export interface TestIdp {
   /** Asks the token endpoint for new tokens with `refreshToken` (as the app would); resolves to the HTTP status. */
   refreshWith(refreshToken: string): Promise<number>;
   provider: Awaited<ReturnType<typeof startIdp>>['provider'];
+  /** The IdP's HTTP server, e.g. to see the headers of the requests it gets. */
+  server: Awaited<ReturnType<typeof startIdp>>['server'];
   close(): Promise<void>;
 }
 
@@ -112,5 +114,5 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
     await idp.close();
     await jwksServer?.close();
   };
-  return { issuer: idp.issuer, grants, events, revocations, endSessions, refreshWith, provider: idp.provider, close };
+  return { issuer: idp.issuer, grants, events, revocations, endSessions, refreshWith, provider: idp.provider, server: idp.server, close };
 }
