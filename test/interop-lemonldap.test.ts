@@ -2,7 +2,8 @@
  * Interop with LemonLDAP::NG (Debian's `lemonldap-ng`, an independently written OpenID Provider in Perl, behind
  * nginx and its FastCGI portal), started once for this file on loopback by test/helpers/ops/lemonldap.ts: real
  * logins through its own login and consent pages in Chromium, the claims in req.user, UserInfo, refresh (LemonLDAP::NG
- * 2.16 does not rotate refresh tokens), RP-initiated logout, and what must be refused.
+ * 2.16 does not rotate refresh tokens), RP-initiated logout (and its quirk after a consent page), and what must be
+ * refused.
  */
 import session from 'express-session';
 import type { Browser, Page } from 'playwright-core';
@@ -14,6 +15,7 @@ import { type WatchedPage, getJson, launchChromium, newPage } from './helpers/op
 import {
   LEMONLDAP_CLIENT_ID,
   LEMONLDAP_CLIENT_SECRET,
+  LEMONLDAP_NEW_USER,
   LEMONLDAP_USER,
   type Lemonldap,
   signInAtLemonldap,
@@ -39,9 +41,9 @@ beforeAll(async () => {
     httpTimeout: 5000,
     ...overrides,
   });
-  // LemonLDAP::NG 2.16 takes a POSTed end-session request but loses its parameters at its confirmation page (the
-  // browser then stays at the portal): it needs the GET form of RP-initiated logout.
-  buildApp({ server: apps.main, issuer: op.issuer, store, config: config({ endSessionMethod: 'GET', revokeTokens: false }) });
+  // The defaults: RP-initiated logout as a form POST. LemonLDAP::NG 2.16 advertises no revocation endpoint, so a
+  // refresh token it refuses after logout died with its SSO session, not by our revocation.
+  buildApp({ server: apps.main, issuer: op.issuer, store, config: config() });
   buildApp({ server: apps.userinfo, issuer: op.issuer, config: config({ fetchUserinfo: true }) });
   buildApp({ server: apps.badSecret, issuer: op.issuer, errorHandler: true, config: config({ clientSecret: 'not-the-secret-but-long-enough-0123456789' }) });
   buildApp({ server: apps.unregistered, issuer: op.issuer, errorHandler: true, config: config() });
@@ -55,10 +57,10 @@ afterAll(async () => {
 });
 
 /** Starts at the app's /login, signs in at the portal, and returns once the browser is at `endsAt` on the app. */
-async function logIn(app: TestServer, endsAt = '/profile', page?: WatchedPage) {
+async function logIn(app: TestServer, endsAt = '/profile', page?: WatchedPage, user = LEMONLDAP_USER) {
   const watched = page ?? (await newPage(browser));
   await watched.page.goto(`${app.url}/login?returnTo=/profile`);
-  const signIn = await signInAtLemonldap(watched.page, op, (u) => u.startsWith(`${app.url}${endsAt}`));
+  const signIn = await signInAtLemonldap(watched.page, op, (u) => u.startsWith(`${app.url}${endsAt}`), user);
   await watched.page.waitForLoadState();
   return { ...watched, ...signIn };
 }
@@ -131,12 +133,21 @@ test('an expired access token is refreshed at LemonLDAP::NG; its refresh token i
   await context.close();
 });
 
-test('RP-initiated logout: LemonLDAP::NG asks to confirm, ends its session and sends the browser back to the app', async () => {
+/** Logs the test user in once in a browser of its own, so LemonLDAP::NG has their consent on record (it keeps it per user). */
+async function consentOnRecord(): Promise<void> {
+  const { context } = await logIn(apps.main);
+  await context.close();
+}
+
+test('RP-initiated logout, a POST form: LemonLDAP::NG asks to confirm, ends its session, sends the browser back to /logout with the state, then home', async () => {
+  // A returning user: this browser never shows the consent page (right after it, see the next test).
+  await consentOnRecord();
   const watched = await logIn(apps.main);
   const { page, context } = watched;
+  expect({ passwordAsked: watched.passwordAsked, consentAsked: watched.consentAsked }).toEqual({ passwordAsked: true, consentAsked: false });
   // Single sign-on while the portal session lives: logging in again asks for no password.
   expect((await logIn(apps.main, '/profile', watched)).passwordAsked).toBe(false);
-  const { refreshToken } = await storedTokens(page);
+  const { refreshToken, idToken } = await storedTokens(page);
 
   // A plain GET of /logout asks first (logout CSRF); the button POSTs the session's logout token.
   await page.goto(`${apps.main.url}/logout`);
@@ -144,26 +155,62 @@ test('RP-initiated logout: LemonLDAP::NG asks to confirm, ends its session and s
   const endSession = page.waitForRequest((r) => r.url().startsWith(`${op.issuer}/oauth2/logout`));
   await page.getByRole('button', { name: 'Sign out' }).click();
   const request = await endSession;
-  // endSessionMethod 'GET': the parameters travel in the URL (the README says what that costs).
-  expect(request.method()).toBe('GET');
-  const params = new URL(request.url()).searchParams;
-  expect(params.get('post_logout_redirect_uri')).toBe(`${apps.main.url}/logout`);
-  expect(params.get('id_token_hint')).toEqual(expect.any(String));
-  expect(params.get('state')).toMatch(/^[\w-]{43}$/);
-  await page.locator('form.confirm button.positive').waitFor();
+  // The default: the browser POSTs the end-session request, nothing of it in the URL (README "Logout").
+  expect(request.method()).toBe('POST');
+  expect(request.url()).toBe(`${op.issuer}/oauth2/logout`);
+  const fields = Object.fromEntries(new URLSearchParams(request.postData() ?? ''));
+  expect(fields).toEqual({
+    client_id: LEMONLDAP_CLIENT_ID,
+    post_logout_redirect_uri: `${apps.main.url}/logout`,
+    state: expect.stringMatching(/^[\w-]{43}$/),
+    id_token_hint: idToken,
+  });
+  const confirm = page.locator('form.confirm button.positive');
+  await confirm.waitFor();
   // The local session ended before the browser left the app.
   expect((await getJson(page, `${apps.main.url}/api/me`)).status).toBe(401);
-  // Confirmed at the portal, the browser comes back to /logout?state=..., which the app checks, then goes home.
-  await page.locator('form.confirm button.positive').click(); await page.waitForTimeout(3000); console.error('PAGE', page.url(), (await page.textContent('body'))?.replace(/\s+/g,' ').slice(0,600));
-  const back = page.waitForRequest((r) => r.url().startsWith(`${apps.main.url}/logout?state=`));
-  await Promise.all([page.waitForURL(`${apps.main.url}/`), page.locator('form.confirm button.positive').click()]);
-  expect(new URL((await back).url()).searchParams.get('state')).toBe(params.get('state'));
+
+  // Confirmed at the portal (its form carries the POSTed parameters on), the browser comes back to
+  // /logout?state=..., which the app checks, then goes home.
+  const back = page.waitForRequest((r) => r.url().startsWith(`${apps.main.url}/logout?`));
+  await Promise.all([page.waitForURL(`${apps.main.url}/`), confirm.click()]);
+  const returned = new URL((await back).url());
+  expect([...returned.searchParams.keys()]).toEqual(['state']);
+  expect(returned.searchParams.get('state')).toBe(fields.state);
   expect(await page.textContent('body')).toBe('home');
+  // The state was this browser's and single use: the same return again is refused.
+  expect(await getJson(page, returned.href)).toMatchObject({ status: 400, body: { error: 'logout_state_invalid' } });
 
   // The portal session really ended: its refresh token is refused and the next login asks for the password again.
   expect(await refreshGrant(refreshToken)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
   expect((await logIn(apps.main, '/profile', watched)).passwordAsked).toBe(true);
   expect((await getJson(page, `${apps.main.url}/api/me`)).status).toBe(200);
+  await context.close();
+});
+
+test('LemonLDAP::NG 2.16, right after its consent page: RP-initiated logout ends its session but leaves the browser at its portal', async () => {
+  const watched = await newPage(browser);
+  const { page, context } = watched;
+  // A user who has never consented (nobody else logs in as them), so this browser goes through the consent page.
+  expect((await logIn(apps.main, '/profile', watched, LEMONLDAP_NEW_USER)).consentAsked).toBe(true);
+  // The consent form carries `url` (base64 of the portal's /oauth2): the portal keeps it in its pdata cookie, which
+  // lives until the browser session ends or the user authenticates again.
+  const pdata = (await context.cookies(op.issuer)).find((c) => c.name === 'lemonldappdata');
+  expect(JSON.parse(decodeURIComponent(pdata?.value ?? '""'))).toEqual({ _url: Buffer.from(`${op.issuer}/oauth2`).toString('base64') });
+  const { refreshToken } = await storedTokens(page);
+
+  await page.goto(`${apps.main.url}/logout`);
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  const confirm = page.locator('form.confirm button.positive');
+  await confirm.waitFor();
+  // Its logout steps take that `_url` as the page to go to next (PE_REDIRECT), and the end-session endpoint returns
+  // that before it looks at post_logout_redirect_uri: the browser is sent to /oauth2 ("Authentication required").
+  await Promise.all([page.waitForURL(`${op.issuer}/oauth2`), confirm.click()]);
+  expect(watched.navigations.filter((u) => u.startsWith(`${apps.main.url}/logout?`))).toEqual([]);
+  // Both sessions did end: the app's before the browser left, the portal's as asked. The app's pending logout state
+  // expires unused (loginTimeout).
+  expect((await getJson(page, `${apps.main.url}/api/me`)).status).toBe(401);
+  expect(await refreshGrant(refreshToken)).toMatchObject({ status: 400, body: { error: 'invalid_grant' } });
   await context.close();
 });
 

@@ -21,6 +21,10 @@
  * - Without a local session cache (localSessionStorage) it logs "Local storage not defined" as an error for every
  *   token; harmless.
  * - The cookie domain is required and gets a leading dot (`.127.0.0.1`), which Chromium accepts for an IP host.
+ * - Consent is stored per user (persistent sessions): only a user's first login shows the consent page. That page
+ *   leaves `_url` (the portal's /oauth2 path) in the `lemonldappdata` cookie, and until the browser session ends or
+ *   the user authenticates again, an RP-initiated logout ends the SSO session but redirects to /oauth2 instead of
+ *   post_logout_redirect_uri (see test/interop-lemonldap.test.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
@@ -33,6 +37,8 @@ import { OpSandbox, assertInstalled } from './processes.js';
 export const LEMONLDAP_CLIENT_ID = 'eolinterop';
 export const LEMONLDAP_CLIENT_SECRET = 'LemonldapInteropClientSecret0123456789';
 export const LEMONLDAP_USER = { uid: 'dana', password: 'dana-password-7', cn: 'Dana Interop', mail: 'dana@example.org' };
+/** A second user, for the one test that needs a user who has never consented (LemonLDAP::NG stores consent per user). */
+export const LEMONLDAP_NEW_USER = { uid: 'erin', password: 'erin-password-8', cn: 'Erin Interop', mail: 'erin@example.org' };
 
 export interface LemonldapOptions {
   redirectUris: string[];
@@ -187,10 +193,9 @@ export async function startLemonldap(options: LemonldapOptions): Promise<Lemonld
     const fastcgiPort = await freePort();
     const issuer = `http://127.0.0.1:${port}`;
     for (const dir of ['conf', 'sessions/lock', 'psessions/lock', 'oidcsessions/lock', 'nginx']) mkdirSync(sandbox.path(dir), { recursive: true });
-    const u = LEMONLDAP_USER;
+    const rows = [LEMONLDAP_USER, LEMONLDAP_NEW_USER].map((u) => `INSERT INTO users VALUES ('${u.uid}', '${u.password}', '${u.cn}', '${u.mail}');\n`);
     execFileSync('sqlite3', ['-bail', sandbox.path('users.db')], {
-      input: `CREATE TABLE users (uid TEXT PRIMARY KEY, password TEXT NOT NULL, cn TEXT, mail TEXT);
-INSERT INTO users VALUES ('${u.uid}', '${u.password}', '${u.cn}', '${u.mail}');\n`,
+      input: `CREATE TABLE users (uid TEXT PRIMARY KEY, password TEXT NOT NULL, cn TEXT, mail TEXT);\n${rows.join('')}`,
     });
     writeFileSync(sandbox.path('lemonldap-ng.ini'), ini(sandbox));
     writeFileSync(sandbox.path('conf', 'lmConf-1.json'), JSON.stringify(lmConf(sandbox, issuer, options), null, 1));
