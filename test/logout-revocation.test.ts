@@ -139,7 +139,7 @@ describe('a revocation endpoint that misbehaves', () => {
     expect(ended).toBe(true);
     expect(ms).toBeLessThan(HTTP_TIMEOUT);
     expect(errors).toHaveLength(2);
-    for (const e of errors) expect(e).toEqual({ type: 'error', code: 'revocation_failed', status: 502, message: expect.stringMatching(message), path: '/logout' });
+    for (const e of errors) expect(e).toEqual({ type: 'error', schemaVersion: 1, code: 'revocation_failed', status: 502, message: expect.stringMatching(message), path: '/logout' });
     const text = JSON.stringify(errors);
     for (const secret of [tokens.accessToken, tokens.refreshToken, tokens.idToken, HOSTILE_CLIENT_SECRET]) expect(text).not.toContain(secret);
   });
