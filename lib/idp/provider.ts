@@ -18,9 +18,12 @@ import {
 } from 'jose';
 import * as client from 'openid-client';
 import { clientAuthFor } from './client-auth.js';
+import { clientMetadataFor, enableClientFeatures } from './client-features.js';
+import { rememberDpopNonce } from './dpop-nonces.js';
 import type { ResolvedConfig } from '../config/schema.js';
 import { IdpUnavailableError, findCause } from '../errors.js';
 import { idpFetch } from './http.js';
+import { mtlsAgent } from './mtls.js';
 import { assertIdpSupports } from './support.js';
 
 type RemoteJWKSet = ReturnType<typeof createRemoteJWKSet>;
@@ -45,16 +48,20 @@ function isTimeout(err: unknown): boolean {
 }
 
 /**
- * Wraps idpFetch (see idp-http.ts) with our own deadline (openid-client's `timeout` has a one-second granularity) and turns transport
- * failures into errors with the right status: 504 for a slow IdP, 502 for one that cannot be reached.
+ * Wraps idpFetch (see http.ts) with our own deadline (openid-client's `timeout` has a one-second granularity) and turns transport
+ * failures into errors with the right status: 504 for a slow IdP, 502 for one that cannot be reached. https requests
+ * present the client certificate when there is one (mtls.ts); every response's DPoP nonce is remembered (dpop-nonces.ts).
  */
 function timedFetch(config: ResolvedConfig): client.CustomFetch {
+  const agent = mtlsAgent(config);
   return async (url, options) => {
     const signal = options.signal
       ? AbortSignal.any([options.signal, AbortSignal.timeout(config.httpTimeout)])
       : AbortSignal.timeout(config.httpTimeout);
     try {
-      return await idpFetch(url, { ...options, signal } as RequestInit);
+      const response = await idpFetch(url, { ...options, signal } as RequestInit, agent);
+      rememberDpopNonce(url, response);
+      return response;
     } catch (err) {
       throw toUnavailable(err, config, new URL(url).pathname);
     }
@@ -90,7 +97,7 @@ async function discover(config: ResolvedConfig): Promise<client.Configuration> {
     configuration = await client.discovery(
       new URL(config.issuer),
       config.clientId,
-      { ...(config.clientSecret && { client_secret: config.clientSecret }), [client.clockTolerance]: config.clockTolerance },
+      clientMetadataFor(config),
       auth,
       { execute, [client.customFetch]: timedFetch(config), timeout: Math.ceil(config.httpTimeout / 1000) + 1 },
     );
@@ -114,6 +121,7 @@ async function discover(config: ResolvedConfig): Promise<client.Configuration> {
     );
   }
   assertIdpSupports(config, configuration.serverMetadata());
+  await enableClientFeatures(config, configuration, auth);
   return configuration;
 }
 

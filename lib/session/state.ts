@@ -9,7 +9,7 @@ import type { Request } from 'express';
 import type { Session, SessionData } from 'express-session';
 import { nowSeconds } from '../clock.js';
 import { SessionStoreError, SetupError } from '../errors.js';
-import type { StoredDpopKey, StoredTokens } from '../types.js';
+import type { StoredDpopKey, StoredExchangedToken, StoredTokens } from '../types.js';
 
 /** One login in progress, started by GET /login and finished (once) by the callback. @private */
 export interface PendingLogin {
@@ -48,6 +48,8 @@ export interface StoredUser {
   provider?: string;
   /** dpop: true — the key pair the tokens are bound to (RFC 9449). */
   dpop?: StoredDpopKey;
+  /** Tokens from exchangeToken() (RFC 8693), by request (session/exchanged-tokens.ts). */
+  exchanged?: Record<string, StoredExchangedToken>;
 }
 
 /** What the middleware keeps under `req.session.oauth`. @private */
