@@ -59,12 +59,14 @@ const page = (/** @type {string} */ title, /** @type {string} */ body) => `<!doc
  *   feature (oidc-provider fills the rest from its own defaults), e.g. `{ dPoP: { nonceSecret, requireNonce } }`
  *   or `{ fapi: { enabled: true, profile: '2.0' } }`.
  * @property {string} [signingAlg] JWS algorithm of the IdP's signing key, default RS256 (PS256 for FAPI 2.0).
+ * @property {Record<string, unknown>} [configuration] more oidc-provider configuration, merged over the one below
+ *   (tests: `discovery` with `mtls_endpoint_aliases`, `clientAuthMethods`, `enabledJWA`, ...).
  */
 
 /**
  * Starts the demo IdP.
  * @param {IdpOptions} options
- * @returns {Promise<{ issuer: string, provider: Provider, server: http.Server, close: () => Promise<void> }>}
+ * @returns {Promise<{ issuer: string, provider: Provider, server: http.Server, listener: http.RequestListener, close: () => Promise<void> }>}
  */
 export async function startIdp(options) {
   const host = options.host ?? '127.0.0.1';
@@ -175,6 +177,7 @@ export async function startIdp(options) {
       ctx.type = 'html';
       ctx.body = page('Error', `<h1>Something went wrong</h1><p class="error">${esc(out.error)}: ${esc(out.error_description)}</p>`);
     },
+    ...options.configuration,
   });
   provider.proxy = false;
   // One listener per event: the typed overloads of Provider#on take literal event names.
@@ -294,6 +297,8 @@ export async function startIdp(options) {
     issuer,
     provider,
     server,
+    // The same IdP on another server too, e.g. a TLS server asking for client certificates (mTLS tests).
+    listener: app,
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();

@@ -15,6 +15,8 @@ export interface TestIdp {
   grants: Record<string, number>;
   events: string[];
   provider: Awaited<ReturnType<typeof startIdp>>['provider'];
+  /** The IdP's request listener, to serve it on another server as well (the mTLS front in mtls-idp.ts). */
+  listener: Awaited<ReturnType<typeof startIdp>>['listener'];
   close(): Promise<void>;
 }
 
@@ -41,6 +43,8 @@ export interface TestIdpOptions {
   features?: Record<string, object>;
   /** The IdP's signing algorithm (default RS256). */
   signingAlg?: string;
+  /** More oidc-provider configuration (discovery, clientAuthMethods, enabledJWA, ...), see example-app/idp.js. */
+  configuration?: Record<string, unknown>;
 }
 
 export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
@@ -70,6 +74,7 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
     ],
     ...(options.features && { features: options.features }),
     ...(options.signingAlg && { signingAlg: options.signingAlg }),
+    ...(options.configuration && { configuration: options.configuration }),
     autoConsent: options.autoConsent ?? true,
     ...(options.accessTokenTTL !== undefined && { accessTokenTTL: options.accessTokenTTL }),
     rotateRefreshTokens: options.rotateRefreshTokens ?? false,
@@ -86,5 +91,5 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
     await idp.close();
     await jwksServer?.close();
   };
-  return { issuer: idp.issuer, grants, events, provider: idp.provider, close };
+  return { issuer: idp.issuer, grants, events, provider: idp.provider, listener: idp.listener, close };
 }
