@@ -15,6 +15,8 @@ export interface TestIdp {
   grants: Record<string, number>;
   events: string[];
   provider: Awaited<ReturnType<typeof startIdp>>['provider'];
+  /** Every request the IdP's server received, as `METHOD path?query`, in order. */
+  requests: string[];
   /** The IdP's request listener, to serve it on another server as well (the mTLS front in mtls-idp.ts). */
   listener: Awaited<ReturnType<typeof startIdp>>['listener'];
   close(): Promise<void>;
@@ -87,9 +89,11 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
       }
     },
   });
+  const requests: string[] = [];
+  idp.server.prependListener('request', (req: { method?: string; url?: string }) => requests.push(`${req.method} ${req.url}`));
   const close = async () => {
     await idp.close();
     await jwksServer?.close();
   };
-  return { issuer: idp.issuer, grants, events, provider: idp.provider, listener: idp.listener, close };
+  return { issuer: idp.issuer, grants, events, requests, provider: idp.provider, listener: idp.listener, close };
 }
