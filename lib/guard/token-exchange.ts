@@ -6,6 +6,8 @@
  * of one process for the same request share one exchange. It is never logged nor sent to the browser.
  */
 import type { Request } from 'express';
+import { LRUCache } from 'lru-cache';
+import { nowSeconds } from '../clock.js';
 import { UnauthenticatedError } from '../errors.js';
 import { type TokenExchangeRequest, exchangeGrant } from '../idp/token-exchange.js';
 import { contextOf } from '../routes/context.js';
@@ -45,7 +47,12 @@ function checked(options: unknown): ExchangeTokenOptions {
   return Object.fromEntries(FIELDS.filter((f) => o[f] !== undefined).map((f) => [f, o[f]]));
 }
 
-const inflight = new Map<string, Promise<StoredExchangedToken>>();
+/**
+ * Exchanges under way or just done, per subject token and request (in memory only): requests of one session that
+ * loaded it before the first exchange was saved reuse its outcome instead of exchanging again. Failures are
+ * forgotten at once, so the next call retries.
+ */
+const inflight = new LRUCache<string, Promise<StoredExchangedToken>>({ max: 1000, ttl: 30_000 });
 
 function publicToken(token: StoredExchangedToken): ExchangedToken {
   return { ...token };
@@ -68,8 +75,11 @@ export async function exchangeToken(req: Request, options: ExchangeTokenOptions 
   if (cached) return publicToken(cached);
   // In memory only, per subject token: concurrent requests of one session share one exchange.
   const flight = `${user.tokens.accessToken}\0${key}`;
-  let running = inflight.get(flight);
-  if (!running) {
+  const shared = inflight.get(flight);
+  const reused = shared && (await shared);
+  let running: Promise<StoredExchangedToken>;
+  if (reused && reused.expiresAt - ctx.config.refreshSkew > nowSeconds()) running = Promise.resolve(reused);
+  else {
     running = exchangeGrant(
       ctx.config,
       ctx.provider,
@@ -77,8 +87,7 @@ export async function exchangeToken(req: Request, options: ExchangeTokenOptions 
       request,
     );
     inflight.set(flight, running);
-    const forget = () => inflight.delete(flight);
-    running.then(forget, forget);
+    running.catch(() => inflight.delete(flight));
   }
   const token = await running;
   keepExchange(user, key, token);
