@@ -6,7 +6,7 @@
  * The front records every request with the certificate it presented, so tests can assert what the IdP saw.
  */
 import { X509Certificate } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -40,7 +40,8 @@ type KoaCtx = { req: IncomingMessage };
 /** Starts the OP with mTLS on (certificate-bound tokens, both mTLS client authentication methods) behind the front. */
 export async function startMtlsIdp(pki: TestPki, options: TestIdpOptions): Promise<MtlsIdp> {
   const seen: SeenRequest[] = [];
-  let listener: ((req: IncomingMessage, res: import('node:http').ServerResponse) => void) | undefined;
+  // The OP's request listener, attached once the OP (which needs the front's URL for its discovery) is up.
+  const target: { listener?: (req: IncomingMessage, res: ServerResponse) => void } = {};
   const front = https.createServer({ key: pki.server.key, cert: pki.server.cert, ca: [pki.ca], requestCert: true, rejectUnauthorized: false }, (req, res) => {
     const pem = peerCertificate(req);
     seen.push({
@@ -49,7 +50,7 @@ export async function startMtlsIdp(pki: TestPki, options: TestIdpOptions): Promi
       ...(pem && { certificate: Buffer.from(new X509Certificate(pem).fingerprint256.replace(/:/g, ''), 'hex').toString('base64url') }),
       authorized: (req.socket as TLSSocket).authorized === true,
     });
-    if (listener) listener(req, res);
+    if (target.listener) target.listener(req, res);
     else res.writeHead(503).end();
   });
   await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
@@ -84,7 +85,7 @@ export async function startMtlsIdp(pki: TestPki, options: TestIdpOptions): Promi
       ...options.features,
     },
   });
-  listener = idp.listener;
+  target.listener = idp.listener;
   return {
     ...idp,
     mtlsUrl,
