@@ -16,7 +16,7 @@ const inCI = Boolean(process.env.CI) && process.env.CI !== 'false';
 const withoutBrowser = !existsSync(CHROMIUM) && !inCI;
 if (withoutBrowser) {
   console.warn(
-    `test/e2e.test.ts left out: ${CHROMIUM} not found. Install it (apt-get install -y chromium, or npm run setup as root) ` +
+    `test/e2e*.test.ts left out: ${CHROMIUM} not found. Install it (apt-get install -y chromium, or npm run setup as root) ` +
       'to run the browser tests; with CI=true they always run.',
   );
 }
@@ -36,7 +36,7 @@ function project(major) {
     setupFiles: [`<rootDir>/test/setup/express${major}.cjs`],
     transform: { '^.+\\.ts$': ['ts-jest', { useESM: true }] },
     testMatch: ['<rootDir>/test/**/*.test.ts'],
-    testPathIgnorePatterns: ['/node_modules/', ...(withoutBrowser ? ['<rootDir>/test/e2e\\.test\\.ts$'] : [])],
+    testPathIgnorePatterns: ['/node_modules/', ...(withoutBrowser ? ['<rootDir>/test/e2e(-[\\w-]+)?\\.test\\.ts$'] : [])],
   };
 }
 
