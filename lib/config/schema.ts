@@ -24,7 +24,7 @@ const RESERVED_AUTH_PARAMS = [
   'code_challenge',
   'code_challenge_method',
   'scope',
-  // Set by the options responseMode, dpop and pushedAuthorizationRequests.
+  // Set by the options responseMode, dpop, pushedAuthorizationRequests and requestObject.
   'response_mode',
   'dpop_jkt',
   'request_uri',
