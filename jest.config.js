@@ -17,7 +17,7 @@ const inCI = Boolean(process.env.CI) && process.env.CI !== 'false';
 const withoutBrowser = !existsSync(CHROMIUM) && !inCI;
 if (withoutBrowser) {
   console.warn(
-    `test/e2e.test.ts and test/interop-*.test.ts left out: ${CHROMIUM} not found. Install it (apt-get install -y chromium, or npm run setup as root) ` +
+    `test/e2e*.test.ts and test/interop-*.test.ts left out: ${CHROMIUM} not found. Install it (apt-get install -y chromium, or npm run setup as root) ` +
       'to run the browser tests; with CI=true they always run.',
   );
 }
@@ -39,7 +39,7 @@ function project(major) {
     testMatch: ['<rootDir>/test/**/*.test.ts'],
     testPathIgnorePatterns: [
       '/node_modules/',
-      ...(withoutBrowser ? ['<rootDir>/test/e2e\\.test\\.ts$', '<rootDir>/test/interop-[^/]*\\.test\\.ts$'] : []),
+      ...(withoutBrowser ? ['<rootDir>/test/e2e(-[\\w-]+)?\\.test\\.ts$', '<rootDir>/test/interop-[^/]*\\.test\\.ts$'] : []),
     ],
   };
 }

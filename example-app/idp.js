@@ -84,12 +84,14 @@ function sameSiteLax(_req, res, next) {
  * @property {string} [signingAlg] JWS algorithm of the IdP's signing key, default RS256 (PS256 for FAPI 2.0).
  * @property {Array<Parameters<Provider['use']>[0]>} [use] koa middlewares of the OP, run around each of its requests
  *   (tests record what reached an endpoint); Koa composes them when the server starts, so they are given here.
+ * @property {Record<string, unknown>} [configuration] more oidc-provider configuration, merged over the one below
+ *   (tests: `discovery` with `mtls_endpoint_aliases`, `clientAuthMethods`, `enabledJWA`, ...).
  */
 
 /**
  * Starts the demo IdP.
  * @param {IdpOptions} options
- * @returns {Promise<{ issuer: string, provider: Provider, server: http.Server, close: () => Promise<void> }>}
+ * @returns {Promise<{ issuer: string, provider: Provider, server: http.Server, listener: http.RequestListener, close: () => Promise<void> }>}
  */
 export async function startIdp(options) {
   const host = options.host ?? '127.0.0.1';
@@ -204,6 +206,7 @@ export async function startIdp(options) {
       ctx.type = 'html';
       ctx.body = page('Error', `<h1>Something went wrong</h1><p class="error">${esc(out.error)}: ${esc(out.error_description)}</p>`);
     },
+    ...options.configuration,
   });
   provider.proxy = false;
   // One listener per event: the typed overloads of Provider#on take literal event names.
@@ -325,6 +328,8 @@ export async function startIdp(options) {
     issuer,
     provider,
     server,
+    // The same IdP on another server too, e.g. a TLS server asking for client certificates (mTLS tests).
+    listener: app,
     close: () =>
       new Promise((resolve) => {
         server.closeAllConnections();

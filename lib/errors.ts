@@ -37,7 +37,8 @@ export type OAuthErrorCode =
   | 'logout_token_invalid'
   | 'logout_refused'
   | 'logout_state_invalid'
-  | 'revocation_failed';
+  | 'revocation_failed'
+  | 'token_exchange_failed';
 
 /**
  * Base class of every error the middleware passes to `next(err)`.
@@ -115,6 +116,20 @@ export class TokenEndpointError extends OAuthLoginError {
   readonly idpError: string;
   constructor(idpError: string, message: string, options?: { cause?: unknown }) {
     super('token_endpoint_error', 400, message, options);
+    this.idpError = idpError;
+  }
+}
+
+/**
+ * The IdP refused a token exchange (RFC 8693 §2.2.2), e.g. `invalid_target` for an audience the client may not ask
+ * for: 502, the app's call to its downstream API cannot be made on the user's behalf.
+ * @public
+ */
+export class TokenExchangeError extends OAuthLoginError {
+  /** The OAuth error code the token endpoint sent. */
+  readonly idpError: string;
+  constructor(idpError: string, message: string, options?: { cause?: unknown }) {
+    super('token_exchange_failed', 502, message, options);
     this.idpError = idpError;
   }
 }

@@ -17,6 +17,7 @@ export type { ProviderConfig } from './routes/providers.js';
 export { requireAuth, type RequireAuthOptions, type ClaimRuleValue } from './guard/require-auth.js';
 export { getAccessToken } from './guard/access-token.js';
 export { fetchWithToken, type FetchWithTokenInit } from './guard/resource-fetch.js';
+export { exchangeToken, type ExchangeTokenOptions, type ExchangedToken } from './guard/token-exchange.js';
 export { attemptSilentLogin } from './guard/silent-login.js';
 export { logoutUrl } from './routes/logout-url.js';
 export type { AfterCallback, AfterCallbackResult, AuthenticatedUser } from './types.js';
@@ -42,6 +43,7 @@ export {
   IdpError,
   TokenValidationError,
   TokenEndpointError,
+  TokenExchangeError,
   IdpUnavailableError,
   UnauthenticatedError,
   ForbiddenError,
@@ -56,3 +58,6 @@ export { oauthErrorHandler } from './routes/error-page.js';
 export { oauthSession, redisClientOptions, type OAuthSessionMiddleware } from './session/store.js';
 export type { OAuthSessionOptions } from './config/session-options.js';
 export type { RedisClient } from './config/redis-client.js';
+export type { ClientCertificateOption } from './config/client-certificate.js';
+export type { ResponseMode } from './config/client-security.js';
+export type { EncryptedResponse } from './config/encryption-keys.js';

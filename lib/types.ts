@@ -57,6 +57,18 @@ export interface StoredTokens {
   sessionExpiry?: number;
 }
 
+/** A token from a token exchange (RFC 8693 §2.2.1), as cached in the session per request. @private */
+export interface StoredExchangedToken {
+  accessToken: string;
+  /** `Bearer`, `DPoP`, or `N_A` for a token that is not an access token (RFC 8693 §2.2.1). */
+  tokenType: string;
+  /** The `issued_token_type`, e.g. `urn:ietf:params:oauth:token-type:access_token`. */
+  issuedTokenType: string;
+  /** Seconds since the epoch. */
+  expiresAt: number;
+  scope?: string;
+}
+
 /** A DPoP key pair (RFC 9449) as stored in the session, with the login or tokens it protects. @private */
 export interface StoredDpopKey {
   alg: string;

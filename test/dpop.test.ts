@@ -1,6 +1,6 @@
 /**
- * Issue 7, DPoP (RFC 9449) against the real OP with nonces required (so every token request first meets
- * use_dpop_nonce and must be retried): the code is bound to a per-login key
+ * Issue 7, DPoP (RFC 9449) against the real OP with nonces required (the first request meets use_dpop_nonce and
+ * is retried; later ones carry the remembered nonce, see dpop-nonce.test.ts): the code is bound to a per-login key
  * (dpop_jkt), the access token is bound to it, refresh and UserInfo use it, and fetchWithToken() calls a resource
  * server with proofs. An IdP without DPoP, or one that hands out bearer tokens anyway, is refused.
  */

@@ -1,8 +1,9 @@
 /**
- * Issue 7, responseMode 'form_post' against the real OP: the IdP posts the response to the callback, which answers
- * 303 to returnTo with no-store and no-referrer; a GET callback is refused without spending the state; a POST that
- * comes without the session cookie (what a SameSite=Lax cookie does on a cross-site POST) gets a 400 that explains
- * the cookie setting.
+ * Issue 7 and 14, responseMode 'form_post' against the real OP: the IdP posts the response to the callback, which
+ * answers 303 to returnTo with no-store and no-referrer; a GET callback is refused without spending the state. A POST
+ * that comes without the session cookie (what a SameSite=Lax cookie does on the IdP's cross-site POST) gets a relay
+ * page that re-posts it same-site (issue 14); a relayed POST still without the cookie gets the usual 400. The same
+ * flow in a real browser with a Lax cookie: form-post-browser.test.ts.
  */
 import { jest } from '@jest/globals';
 import { buildApp } from './helpers/app.js';
@@ -56,24 +57,94 @@ test('the authorization request asks for form_post and the posted response compl
   expect(JSON.parse(hops.at(-1)!.body).sub).toBe('alice');
 });
 
-test('the first login warns once that a SameSite=Lax session cookie will not come with the cross-site POST', () => {
-  const formPost = emitWarning.mock.calls.filter(([, options]) => (options as { code?: string })?.code === 'EXPRESS_OAUTH_LOGIN_FORM_POST');
-  expect(formPost).toHaveLength(1);
-  expect(String(formPost[0]![0])).toMatch(/sameSite: "none", secure: true/);
+test('no SameSite warning any more: a Lax session cookie works with form_post', () => {
+  const warnings = emitWarning.mock.calls.filter(([, options]) => (options as { code?: string })?.code === 'EXPRESS_OAUTH_LOGIN_FORM_POST');
+  expect(warnings).toHaveLength(0);
 });
 
-test('a POST without the session cookie (SameSite=Lax on a cross-site POST) answers 400 explaining the cookie, and redeems nothing', async () => {
+/** The relay page's parts: the CSP nonce, the script's and style's nonces, the form's action and hidden fields. */
+function relayParts(hop: Hop) {
+  const csp = hop.headers.get('content-security-policy') ?? '';
+  return {
+    csp,
+    nonce: /script-src 'nonce-([^']+)'/.exec(csp)?.[1],
+    scriptNonce: /<script nonce="([^"]+)">document\.forms\[0\]\.submit\(\);<\/script>/.exec(hop.body)?.[1],
+    styleNonce: /<style nonce="([^"]+)">/.exec(hop.body)?.[1],
+    action: formAction(hop.body, hop.url),
+    fields: hiddenInputs(hop.body),
+  };
+}
+
+test('a POST without the session cookie (a Lax cookie on the cross-site POST) gets a relay page that re-posts the same fields; nothing is spent', async () => {
   const browser = new Browser();
   const page = await toFormPostPage(browser);
+  const posted = hiddenInputs(page.body);
   const redeemed = idp.grants.authorization_code ?? 0;
-  const res = await new Browser().request(`${app.url}/callback`, { method: 'POST', body: hiddenInputs(page.body), headers: { accept: 'application/json' } });
+  const relay = await new Browser().request(`${app.url}/callback`, { method: 'POST', body: posted });
+  expect(relay.status).toBe(200);
+  expect(relay.headers.get('content-type')).toMatch(/^text\/html/);
+  expect(relay.headers.get('cache-control')).toBe('no-store');
+  expect(relay.headers.get('referrer-policy')).toBe('no-referrer');
+  expect(relay.headers.get('set-cookie')).toBeNull();
+  const parts = relayParts(relay);
+  expect(parts.csp).toBe(`default-src 'none'; script-src 'nonce-${parts.nonce}'; style-src 'nonce-${parts.nonce}'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'`);
+  expect(parts.nonce).toMatch(/^[A-Za-z0-9+/]{22}==$/);
+  expect(parts.scriptNonce).toBe(parts.nonce);
+  expect(parts.styleNonce).toBe(parts.nonce);
+  // Same fields, to the callback itself (same-site), plus the mark that makes a second relay impossible.
+  expect(parts.action).toBe(`${app.url}/callback`);
+  expect([...parts.fields]).toEqual([...posted, ['oauth_login_relay', '1']]);
+  // Without JavaScript, a button submits the form.
+  expect(relay.body).toMatch(/<button type="submit">Continue<\/button>/);
+  expect(idp.grants.authorization_code ?? 0).toBe(redeemed);
+  // Another relay request for the same response, and each its own nonce.
+  const again = await new Browser().request(`${app.url}/callback`, { method: 'POST', body: posted });
+  expect(relayParts(again).nonce).not.toBe(parts.nonce);
+  // The hop that carries the cookie (what the browser sends from the relay page) spends the state, once.
+  const done = await browser.navigate(`${app.url}/callback`, { method: 'POST', body: parts.fields });
+  expect(done[0]!.status).toBe(303);
+  expect(done[0]!.location).toBe(`${app.url}/profile`);
+  expect(JSON.parse(done.at(-1)!.body).sub).toBe('alice');
+  expect(idp.grants.authorization_code).toBe(redeemed + 1);
+  const replay = await browser.request(`${app.url}/callback`, { method: 'POST', body: parts.fields, headers: { accept: 'application/json' } });
+  expect(replay.status).toBe(400);
+  expect(JSON.parse(replay.body).error).toBe('state_unknown');
+});
+
+test('a relayed POST that still has no session cookie gets the usual 400 page, never another relay, and redeems nothing', async () => {
+  const browser = new Browser();
+  const page = await toFormPostPage(browser);
+  const relayed = relayParts(await new Browser().request(`${app.url}/callback`, { method: 'POST', body: hiddenInputs(page.body) })).fields;
+  const redeemed = idp.grants.authorization_code ?? 0;
+  const html = await new Browser().request(`${app.url}/callback`, { method: 'POST', body: relayed });
+  expect(html.status).toBe(400);
+  expect(html.body).toMatch(/<title>Sign-in problem<\/title>/);
+  expect(html.body).not.toMatch(/<form|oauth_login_relay/);
+  const res = await new Browser().request(`${app.url}/callback`, { method: 'POST', body: relayed, headers: { accept: 'application/json' } });
   expect(res.status).toBe(400);
-  expect(JSON.parse(res.body)).toEqual({ error: 'state_unknown', message: expect.stringMatching(/SameSite=None; Secure/) });
+  expect(JSON.parse(res.body)).toEqual({ error: 'state_unknown', message: expect.stringMatching(/did not send this site's cookies/) });
   expect(res.headers.get('cache-control')).toBe('no-store');
   expect(idp.grants.authorization_code ?? 0).toBe(redeemed);
-  // The login is still pending in the real session: the same browser (cookie sent) completes it.
-  const done = await browser.navigate(`${app.url}/callback`, { method: 'POST', body: hiddenInputs(page.body) });
+  // The login is still pending in the real session: the browser that has the cookie completes it.
+  const done = await browser.navigate(`${app.url}/callback`, { method: 'POST', body: relayed });
   expect(done[0]!.status).toBe(303);
+});
+
+test('the relay page relays authorization response fields only, HTML-escaped; a POST naming no login is not relayed', async () => {
+  const hostile = new URLSearchParams({
+    state: 'x"><script>alert(1)</script>',
+    error: 'access_denied',
+    error_description: '<img src=x onerror=alert(1)>',
+    evil: 'not relayed',
+  });
+  const relay = await new Browser().request(`${app.url}/callback`, { method: 'POST', body: hostile });
+  expect(relay.status).toBe(200);
+  expect(relay.body).not.toMatch(/<script>alert|<img/);
+  expect(relay.body).toContain('value="x&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;"');
+  expect([...relayParts(relay).fields.keys()]).toEqual(['state', 'error', 'error_description', 'oauth_login_relay']);
+  const nothing = await new Browser().request(`${app.url}/callback`, { method: 'POST', body: new URLSearchParams({ code: 'abc' }), headers: { accept: 'application/json' } });
+  expect(nothing.status).toBe(400);
+  expect(JSON.parse(nothing.body).error).toBe('state_missing');
 });
 
 test('a GET to the callback is refused with callback_invalid and does not spend the state', async () => {

@@ -60,10 +60,10 @@ describe('client authentication', () => {
   });
 
   test('a key with a secret method, a kid that disagrees, or a short client_secret_jwt secret is refused', () => {
-    expect(problems({ clientSecret: 's', clientPrivateKey: rsaJwk })).toEqual([expect.stringMatching(/^clientPrivateKey is only used with tokenEndpointAuthMethod "private_key_jwt"/)]);
+    expect(problems({ clientSecret: 's', clientPrivateKey: rsaJwk })).toEqual([expect.stringMatching(/^clientPrivateKey is only used with tokenEndpointAuthMethod "private_key_jwt" or requestObject: true/)]);
     expect(problems({ tokenEndpointAuthMethod: 'private_key_jwt', clientPrivateKey: rsaJwk, clientPrivateKeyId: 'other' })).toEqual([expect.stringMatching(/^clientPrivateKeyId \("other"\) differs/)]);
     expect(problems({ tokenEndpointAuthMethod: 'client_secret_jwt', clientSecret: 'short' })).toEqual([expect.stringMatching(/^clientSecret must be at least 32 characters/)]);
-    expect(problems({ tokenEndpointAuthMethod: 'tls_client_auth' as never, clientSecret: 's' })).toEqual([expect.stringMatching(/^tokenEndpointAuthMethod must be one of .*"private_key_jwt"/)]);
+    expect(problems({ tokenEndpointAuthMethod: 'client_secret_tls' as never, clientSecret: 's' })).toEqual([expect.stringMatching(/^tokenEndpointAuthMethod must be one of .*"private_key_jwt", "tls_client_auth", "self_signed_tls_client_auth"/)]);
   });
 
   test('OAUTH_CLIENT_PRIVATE_KEY is used for private_key_jwt and ignored otherwise', () => {
@@ -74,9 +74,9 @@ describe('client authentication', () => {
 });
 
 describe('responseMode and reserved parameters', () => {
-  test('responseMode accepts query and form_post only; response_mode, dpop_jkt and request_uri are reserved', () => {
-    expect(resolves({ clientSecret: 's', responseMode: 'form_post' }).responseMode).toBe('form_post');
-    expect(problems({ clientSecret: 's', responseMode: 'fragment' as never })).toEqual(['responseMode must be "query" or "form_post"']);
+  test('responseMode accepts query, form_post and the JARM modes; response_mode, dpop_jkt and request_uri are reserved', () => {
+    for (const mode of ['form_post', 'jwt', 'query.jwt', 'form_post.jwt'] as const) expect(resolves({ clientSecret: 's', responseMode: mode }).responseMode).toBe(mode);
+    expect(problems({ clientSecret: 's', responseMode: 'fragment' as never })).toEqual(['responseMode must be one of "query", "form_post", "jwt", "query.jwt", "form_post.jwt"']);
     const reserved = problems({ clientSecret: 's', authorizationParams: { response_mode: 'form_post', dpop_jkt: 'x', request_uri: 'y' } });
     expect(reserved).toHaveLength(3);
     expect(reserved[0]).toMatch(/authorizationParams\.response_mode is set by the middleware/);
@@ -96,9 +96,9 @@ describe('profile "fapi2"', () => {
   });
 
   test.each<[string, Partial<OAuthLoginConfig>, RegExp]>([
-    ['a client secret method', { tokenEndpointAuthMethod: 'client_secret_basic', clientSecret: 's', clientPrivateKey: undefined }, /^tokenEndpointAuthMethod must be "private_key_jwt" with profile "fapi2"/],
+    ['a client secret method', { tokenEndpointAuthMethod: 'client_secret_basic', clientSecret: 's', clientPrivateKey: undefined }, /^tokenEndpointAuthMethod must be "private_key_jwt", "tls_client_auth" or "self_signed_tls_client_auth" with profile "fapi2"/],
     ['PAR switched off', { pushedAuthorizationRequests: false }, /^pushedAuthorizationRequests cannot be false with profile "fapi2"/],
-    ['DPoP switched off', { dpop: false }, /^dpop cannot be false with profile "fapi2".*sender-constrained/],
+    ['DPoP switched off without mTLS', { dpop: false }, /^dpop cannot be false with profile "fapi2" .*unless clientCertificate binds the tokens \(mTLS, RFC 8705\)/],
     ['RS256 ID tokens', { idTokenSigningAlgs: ['RS256', 'PS256'] }, /^idTokenSigningAlgs may only contain PS256, ES256, EdDSA, Ed25519 with profile "fapi2".*, not RS256/],
     ['an RS256 client assertion key', { clientPrivateKey: { ...rsaJwk, alg: 'RS256' } }, /^clientPrivateKey must sign with PS256.*not RS256/],
   ])('refuses %s, naming the field', (_name, override, message) => {

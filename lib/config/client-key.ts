@@ -8,7 +8,15 @@ import type { JWK } from 'jose';
 import { profileIssues } from './profiles.js';
 
 /** Token endpoint authentication methods the middleware supports. @public */
-export const TOKEN_ENDPOINT_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt'] as const;
+export const TOKEN_ENDPOINT_AUTH_METHODS = [
+  'client_secret_basic',
+  'client_secret_post',
+  'client_secret_jwt',
+  'private_key_jwt',
+  // RFC 8705 §2.1 and §2.2: the TLS client certificate (clientCertificate) authenticates the client.
+  'tls_client_auth',
+  'self_signed_tls_client_auth',
+] as const;
 
 /** A token endpoint authentication method. @public */
 export type TokenEndpointAuthMethod = (typeof TOKEN_ENDPOINT_AUTH_METHODS)[number];
@@ -99,6 +107,14 @@ export interface ClientAuthOptions {
   pushedAuthorizationRequests: boolean;
   dpop: boolean;
   profile?: string | undefined;
+  /** JAR (RFC 9101): request objects are signed with clientPrivateKey too. */
+  requestObject: boolean;
+  clientCertificate?: unknown;
+}
+
+/** True when the configuration signs with clientPrivateKey: client assertions or request objects. @private */
+export function usesClientKey(c: { tokenEndpointAuthMethod?: unknown; requestObject?: unknown }): boolean {
+  return c.tokenEndpointAuthMethod === 'private_key_jwt' || c.requestObject === true;
 }
 
 /**
@@ -117,11 +133,12 @@ export function clientAuthIssues(c: ClientAuthOptions): Array<{ path: string; me
     issues.push({ path: 'idTokenSigningAlgs', message: 'idTokenSigningAlgs lists an HS* algorithm, which needs clientSecret' });
   }
   let assertionAlg: string | undefined;
-  if (method === 'private_key_jwt') {
+  if (usesClientKey(c)) {
+    const use = method === 'private_key_jwt' ? 'tokenEndpointAuthMethod "private_key_jwt"' : 'requestObject: true';
     if (c.clientPrivateKey === undefined) {
       issues.push({
         path: 'clientPrivateKey',
-        message: 'clientPrivateKey is required with tokenEndpointAuthMethod "private_key_jwt": a private JWK with its kid, or a PEM with clientPrivateKeyId (or set OAUTH_CLIENT_PRIVATE_KEY)',
+        message: `clientPrivateKey is required with ${use}: a private JWK with its kid, or a PEM with clientPrivateKeyId (or set OAUTH_CLIENT_PRIVATE_KEY)`,
       });
     } else {
       const parsed = parseClientKey(c.clientPrivateKey, c.clientPrivateKeyId, c.profile === 'fapi2');
@@ -129,7 +146,10 @@ export function clientAuthIssues(c: ClientAuthOptions): Array<{ path: string; me
       else assertionAlg = parsed.key.alg;
     }
   } else if (c.clientPrivateKey !== undefined) {
-    issues.push({ path: 'clientPrivateKey', message: `clientPrivateKey is only used with tokenEndpointAuthMethod "private_key_jwt" (it is "${method}")` });
+    issues.push({
+      path: 'clientPrivateKey',
+      message: `clientPrivateKey is only used with tokenEndpointAuthMethod "private_key_jwt" or requestObject: true (the method is "${method}")`,
+    });
   }
-  return [...issues, ...profileIssues({ ...c, clientAssertionAlg: assertionAlg })];
+  return [...issues, ...profileIssues({ ...c, clientAssertionAlg: assertionAlg, mtlsBound: c.clientCertificate !== undefined })];
 }

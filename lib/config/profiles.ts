@@ -2,9 +2,10 @@
  * Security profiles: one option that switches on a set of settings and refuses weaker ones.
  *
  * `fapi2` is the client side of the FAPI 2.0 Security Profile (final, 2025): pushed authorization requests
- * (§5.3.2.2), PKCE S256 (always on here), private_key_jwt client authentication (§5.3.2.1; mTLS is not supported
- * by this middleware), sender-constrained tokens with DPoP (§5.3.2.1), the RFC 9207 `iss` response parameter
- * (§5.3.2.2, checked against discovery in idp-support.ts), and PS256/ES256/EdDSA signatures only (§5.4.1).
+ * (§5.3.2.2), PKCE S256 (always on here), client authentication with private_key_jwt or mutual TLS (§5.3.2.1:
+ * `tls_client_auth`, `self_signed_tls_client_auth`), sender-constrained tokens with DPoP or mTLS (§5.3.2.1:
+ * certificate-bound tokens, RFC 8705 §3, when `clientCertificate` is given), the RFC 9207 `iss` response parameter
+ * (§5.3.2.2, checked against discovery in idp/support.ts), and PS256/ES256/EdDSA signatures only (§5.4.1).
  */
 
 /** Security profiles. @public */
@@ -12,6 +13,9 @@ export const PROFILES = ['fapi2'] as const;
 
 /** FAPI 2.0 §5.4.1: the only JWS algorithms allowed. */
 export const FAPI2_ALGS = ['PS256', 'ES256', 'EdDSA', 'Ed25519'];
+
+/** FAPI 2.0 §5.3.2.1: the client authentication methods allowed. */
+const FAPI2_AUTH_METHODS = ['private_key_jwt', 'tls_client_auth', 'self_signed_tls_client_auth'];
 
 /** What a profile sets when the option is left out. */
 const FAPI2_DEFAULTS: Record<string, unknown> = {
@@ -24,7 +28,11 @@ const FAPI2_DEFAULTS: Record<string, unknown> = {
 /** Fills unset options with the profile's settings (before validation, so explicit weaker ones are seen). @private */
 export function applyProfileDefaults(raw: Record<string, unknown>): void {
   if (raw.profile !== 'fapi2') return;
-  for (const [field, value] of Object.entries(FAPI2_DEFAULTS)) if (raw[field] === undefined) raw[field] = value;
+  for (const [field, value] of Object.entries(FAPI2_DEFAULTS)) {
+    // With a client certificate the tokens are bound to it (mTLS): DPoP becomes optional, not the default.
+    if (field === 'dpop' && raw.clientCertificate !== undefined) continue;
+    if (raw[field] === undefined) raw[field] = value;
+  }
 }
 
 /** The settings a profile checks. @private */
@@ -35,6 +43,8 @@ export interface ProfileChecked {
   dpop: boolean;
   idTokenSigningAlgs: string[];
   clientAssertionAlg?: string | undefined;
+  /** A clientCertificate is configured: tokens are certificate-bound (RFC 8705 §3). */
+  mtlsBound?: boolean;
 }
 
 /** Problems (field, message) with settings weaker than the profile allows. @private */
@@ -42,14 +52,20 @@ export function profileIssues(c: ProfileChecked): Array<{ path: string; message:
   if (c.profile !== 'fapi2') return [];
   const why = 'profile "fapi2" (FAPI 2.0 Security Profile)';
   const issues: Array<{ path: string; message: string }> = [];
-  if (c.tokenEndpointAuthMethod !== 'private_key_jwt') {
-    issues.push({ path: 'tokenEndpointAuthMethod', message: `tokenEndpointAuthMethod must be "private_key_jwt" with ${why}; remove the option or set it so` });
+  if (!FAPI2_AUTH_METHODS.includes(c.tokenEndpointAuthMethod)) {
+    issues.push({
+      path: 'tokenEndpointAuthMethod',
+      message: `tokenEndpointAuthMethod must be "private_key_jwt", "tls_client_auth" or "self_signed_tls_client_auth" with ${why}; remove the option or set one of them`,
+    });
   }
   if (!c.pushedAuthorizationRequests) {
     issues.push({ path: 'pushedAuthorizationRequests', message: `pushedAuthorizationRequests cannot be false with ${why}: remove the option` });
   }
-  if (!c.dpop) {
-    issues.push({ path: 'dpop', message: `dpop cannot be false with ${why}: tokens must be sender-constrained; remove the option` });
+  if (!c.dpop && !c.mtlsBound) {
+    issues.push({
+      path: 'dpop',
+      message: `dpop cannot be false with ${why} unless clientCertificate binds the tokens (mTLS, RFC 8705): tokens must be sender-constrained`,
+    });
   }
   const weak = c.idTokenSigningAlgs.filter((a) => !FAPI2_ALGS.includes(a));
   if (weak.length > 0) {

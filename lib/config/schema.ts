@@ -7,7 +7,8 @@ import { z } from 'zod';
 import { ConfigError } from '../errors.js';
 import type { OAuthEvents } from '../events.js';
 import type { AfterCallback } from '../types.js';
-import { type ClientKey, TOKEN_ENDPOINT_AUTH_METHODS, clientAuthIssues, needsClientSecret, parseClientKey } from './client-key.js';
+import { type ClientKey, TOKEN_ENDPOINT_AUTH_METHODS, clientAuthIssues, needsClientSecret, parseClientKey, usesClientKey } from './client-key.js';
+import { type ResolvedClientSecurity, clientSecurityIssues, clientSecurityShape, resolveClientSecurity } from './client-security.js';
 import { LOOPBACK, baseUrlOption, httpUrl, parseOptions, routePath } from './fields.js';
 import { PROFILES, applyProfileDefaults } from './profiles.js';
 import { PROVIDER_NAME, applyProviderDefaults } from './provider-names.js';
@@ -25,7 +26,7 @@ const RESERVED_AUTH_PARAMS = [
   'code_challenge',
   'code_challenge_method',
   'scope',
-  // Set by the options responseMode, dpop and pushedAuthorizationRequests.
+  // Set by the options responseMode, dpop, pushedAuthorizationRequests and requestObject.
   'response_mode',
   'dpop_jkt',
   'request_uri',
@@ -115,7 +116,8 @@ const schema = z
     clientPrivateKeyId: z.string().min(1).optional(),
     pushedAuthorizationRequests: z.boolean().default(false),
     dpop: z.boolean().default(false),
-    responseMode: z.enum(['query', 'form_post'], { error: 'responseMode must be "query" or "form_post"' }).default('query'),
+    // Issue 14: responseMode (with JARM), clientCertificate (mTLS), requestObject (JAR), clientEncryptionKeys.
+    ...clientSecurityShape,
     profile: z.enum(PROFILES, { error: `profile must be ${PROFILES.map((p) => `"${p}"`).join(' or ')}` }).optional(),
     name: z.string().regex(PROVIDER_NAME, 'name must be 1-32 letters, digits, "-" or "_" (it becomes part of the route paths)').optional(),
     // Errors on the middleware's own routes: the built-in page (true), or next(err) to the app's handlers (false).
@@ -156,7 +158,7 @@ const schema = z
     if (c.idTokenSigningAlgs.includes('none')) {
       ctx.addIssue({ code: 'custom', path: ['idTokenSigningAlgs'], message: 'unsigned ID tokens (alg "none") are never accepted' });
     }
-    for (const issue of [...clientAuthIssues(c), ...sessionEndIssues(c)]) ctx.addIssue({ code: 'custom', path: [issue.path], message: issue.message });
+    for (const issue of [...clientAuthIssues(c), ...sessionEndIssues(c), ...clientSecurityIssues(c)]) ctx.addIssue({ code: 'custom', path: [issue.path], message: issue.message });
   })
   // Checked even when other fields fail, so a missing secret is listed together with every other problem.
   .refine((c) => !needsClientSecret(c) || Boolean(c.clientSecret), {
@@ -176,7 +178,7 @@ type EnvFilled = 'issuer' | 'clientId' | 'clientSecret' | 'baseURL';
 export type OAuthLoginConfig = Omit<z.input<typeof schema>, EnvFilled> & Partial<Pick<z.input<typeof schema>, EnvFilled>>;
 
 /** The validated configuration with every default applied. @public */
-export type ResolvedConfig = z.output<typeof schema> & SessionEndDerived & {
+export type ResolvedConfig = z.output<typeof schema> & SessionEndDerived & ResolvedClientSecurity & {
   /** baseURL without a trailing slash; the redirect URI is `${appBase}${routes.callback}`. */
   appBase: string;
   /** Path prefix of baseURL ('' at the origin root), for redirects the browser follows on this app. */
@@ -187,7 +189,7 @@ export type ResolvedConfig = z.output<typeof schema> & SessionEndDerived & {
   secureCookies: boolean;
   /** Absolute URL the browser ends at after logout (after the IdP, once `state` is checked): postLogoutRedirect resolved against appBase, else baseURL. */
   postLogoutUrl: string;
-  /** The parsed `clientPrivateKey` (private_key_jwt only). */
+  /** The parsed `clientPrivateKey` (private_key_jwt and request objects). */
   clientKey?: ClientKey;
 };
 
@@ -211,18 +213,19 @@ export function resolveConfig(input: OAuthLoginConfig | undefined, env: NodeJS.P
   applyProfileDefaults(raw);
   applyProviderDefaults(raw);
   for (const [field, name] of Object.entries(ENV)) {
-    // A key in the environment is only picked up when private_key_jwt is chosen, so a shared env stays harmless.
-    if (field === 'clientPrivateKey' && raw.tokenEndpointAuthMethod !== 'private_key_jwt') continue;
+    // A key in the environment is only picked up when the configuration signs with it, so a shared env stays harmless.
+    if (field === 'clientPrivateKey' && !usesClientKey(raw)) continue;
     if (raw[field] === undefined && env[name]) raw[field] = env[name];
   }
   raw.baseURL = baseUrlOption(raw, env);
   const c = parseOptions(schema, raw);
   const appBase = c.baseURL.replace(/\/+$/, '');
   const basePath = new URL(appBase).pathname.replace(/\/+$/, '');
-  const key = c.tokenEndpointAuthMethod === 'private_key_jwt' ? parseClientKey(c.clientPrivateKey, c.clientPrivateKeyId, c.profile === 'fapi2') : undefined;
+  const key = usesClientKey(c) ? parseClientKey(c.clientPrivateKey, c.clientPrivateKeyId, c.profile === 'fapi2') : undefined;
   return {
     ...(key && 'key' in key && { clientKey: key.key }),
     ...c,
+    ...resolveClientSecurity(c),
     appBase,
     basePath,
     loginPath: `${basePath}${c.routes.login}`,

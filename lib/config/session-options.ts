@@ -35,7 +35,7 @@ const sessionSchema = z
         name: z.string().regex(COOKIE_NAME, 'cookie.name must be a cookie token (letters, digits, ._-)').default('oauth.sid'),
         secure: z.union([z.boolean(), z.literal('auto')]).optional(),
         sameSite: z
-          .enum(['lax', 'strict', 'none'], { error: 'cookie.sameSite must be "lax" (default), "strict" or "none" (only for responseMode "form_post")' })
+          .enum(['lax', 'strict', 'none'], { error: 'cookie.sameSite must be "lax" (default), "strict" or "none"' })
           .default('lax'),
         domain: z.string().min(1).optional(),
         path: z.string().startsWith('/', 'cookie.path must start with "/"').default('/'),

@@ -9,6 +9,7 @@ import type { ResolvedConfig } from '../config/schema.js';
 import { IdpUnavailableError, OAuthLoginError, SessionStoreError, TokenValidationError, findCause } from '../errors.js';
 import { dpopOptions } from '../idp/dpop.js';
 import { verifyIdTokenSignature } from '../idp/id-token.js';
+import { signedIdToken } from '../idp/jwe.js';
 import type { Provider } from '../idp/provider.js';
 import { toStoredTokens } from '../idp/tokens.js';
 import { coordinationClient, coordinationKey } from '../session/redis.js';
@@ -43,12 +44,14 @@ async function grant(provider: Provider, config: ResolvedConfig, user: StoredUse
     // DPoP-bound refresh tokens need a proof with the login's key (RFC 9449 §5).
     const response = await client.refreshTokenGrant(configuration, refreshToken, undefined, await dpopOptions(configuration, user.dpop));
     const claims = response.claims();
-    if (response.id_token) await verifyIdTokenSignature(response.id_token, config, provider);
+    // An encrypted ID token is checked in its decrypted, signed form (and refused unencrypted when required).
+    const idToken = signedIdToken(config, response);
+    if (idToken) await verifyIdTokenSignature(idToken, config, provider);
     // OIDC Core §12.2: a refreshed ID token must be about the same user.
     if (claims && claims.sub !== user.sub) {
       throw new TokenValidationError('id_token_invalid', 401, 'The refreshed ID token is about a different user.');
     }
-    return toStoredTokens(response, user.tokens);
+    return toStoredTokens(response, user.tokens, idToken);
   } catch (err) {
     // The IdP being down is not a reason to log the user out: report it and keep the session.
     const transport = findCause(err, IdpUnavailableError);

@@ -3,10 +3,15 @@
  * over the back channel (PAR, RFC 9126) so the redirect carries only an opaque `request_uri`. Pushing keeps the
  * parameters away from the browser (no tampering, no leaking through history) and authenticates the client before
  * the user sees anything (RFC 9126 §1). With DPoP the push carries a proof, binding the code to the key (RFC 9449 §10).
+ * With `requestObject: true` the parameters travel as one request object signed with clientPrivateKey (JAR,
+ * RFC 9101 §4), by value in the redirect or inside the push (§5, RFC 9126 §3): the IdP can then tell that they come
+ * from the client unaltered. openid-client builds and signs it (iss, aud, exp, iat, nbf, jti, client_id, typ
+ * oauth-authz-req+jwt).
  */
 import * as client from 'openid-client';
 import type { ResolvedConfig } from '../config/schema.js';
 import { IdpError, IdpUnavailableError, findCause } from '../errors.js';
+import { clientSigningKey } from './client-auth.js';
 import { usesPar } from './support.js';
 
 function clean(text: unknown): string {
@@ -41,7 +46,15 @@ export async function authorizationUrl(
   params: Record<string, string>,
   dpop?: client.DPoPHandle,
 ): Promise<URL> {
-  if (!usesPar(config, configuration.serverMetadata())) return client.buildAuthorizationUrl(configuration, params);
+  const pushed = usesPar(config, configuration.serverMetadata());
+  if (config.requestObject) {
+    const signed = await client.buildAuthorizationUrlWithJAR(configuration, params, await clientSigningKey(config.clientKey!));
+    if (!pushed) return signed;
+    // client_id and request: pushed as they are (RFC 9126 §3).
+    params = Object.fromEntries(signed.searchParams);
+  } else if (!pushed) {
+    return client.buildAuthorizationUrl(configuration, params);
+  }
   try {
     // openid-client retries once with a fresh nonce when the IdP answers use_dpop_nonce (RFC 9449 §8).
     return await client.buildAuthorizationUrlWithPAR(configuration, params, dpop ? { DPoP: dpop } : undefined);

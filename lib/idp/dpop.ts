@@ -3,13 +3,18 @@
  * (as JWKs) in the server-side session with the tokens it protects, so any instance sharing the session store can
  * refresh them or call an API with them, and a stolen access or refresh token is useless without the key
  * (RFC 9449 §1). Proofs are built by openid-client's DPoP handle, which also answers `use_dpop_nonce` challenges
- * by retrying once with the server's nonce (RFC 9449 §8, §9).
+ * by retrying once with the server's nonce (RFC 9449 §8, §9); each proof starts with the nonce its server sent
+ * last (dpop-nonces.ts), so that retry is the exception.
  */
 import { exportJWK, importJWK } from 'jose';
 import * as client from 'openid-client';
 import type { ResolvedConfig } from '../config/schema.js';
 import { IdpUnavailableError } from '../errors.js';
 import type { StoredDpopKey } from '../types.js';
+import { withRememberedNonce } from './dpop-nonces.js';
+
+/** Every handle's proofs carry the nonce their server sent last. */
+const HANDLE_OPTIONS: client.ModifyAssertionOptions = { [client.modifyAssertion]: withRememberedNonce };
 
 /** Our preference among the algorithms an IdP may accept for proofs (small, fast keys first). */
 const PREFERRED_ALGS = ['ES256', 'Ed25519', 'EdDSA', 'PS256', 'RS256'];
@@ -21,7 +26,7 @@ export async function newDpopKey(configuration: client.Configuration): Promise<{
   // Extractable only so the pair can be kept in the session store; it never leaves the server.
   const keyPair = await client.randomDPoPKeyPair(alg, { extractable: true });
   const stored = { alg, privateJwk: await exportJWK(keyPair.privateKey), publicJwk: await exportJWK(keyPair.publicKey) };
-  return { stored, handle: client.getDPoPHandle(configuration, keyPair) };
+  return { stored, handle: client.getDPoPHandle(configuration, keyPair, HANDLE_OPTIONS) };
 }
 
 /** The DPoP handle for a stored key pair. @private */
@@ -31,7 +36,7 @@ export async function dpopHandle(configuration: client.Configuration, stored: St
     importJWK(stored.publicJwk, stored.alg, { extractable: true }),
   ]);
   if (!(privateKey instanceof CryptoKey) || !(publicKey instanceof CryptoKey)) throw new TypeError('DPoP key did not import as a CryptoKey');
-  return client.getDPoPHandle(configuration, { privateKey, publicKey });
+  return client.getDPoPHandle(configuration, { privateKey, publicKey }, HANDLE_OPTIONS);
 }
 
 /** openid-client request options carrying the DPoP handle for `stored`, or none for bearer tokens. @private */

@@ -7,7 +7,8 @@
  * WHATWG streams and on writing headers and body separately. The token request is the one network call of a
  * login, and the benchmark (bench/README.md) showed it as the largest part of a login's CPU above the plain
  * session work. Semantics kept: redirects are never followed (openid-client and jose ask for `redirect: 'manual'`),
- * the AbortSignal is honoured, TLS is verified with Node's defaults.
+ * the AbortSignal is honoured, TLS is verified with Node's defaults. With mutual TLS (idp/mtls.ts) the https
+ * requests go through an agent that presents the client certificate.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -42,9 +43,10 @@ function responseHeaders(incoming: http.IncomingHttpHeaders): Headers {
 /**
  * A `fetch` for IdP calls: one request, the whole (bounded) response body read, no redirect following.
  * Rejects like fetch does: with the signal's reason when aborted, with a network error otherwise.
+ * `httpsAgent` carries the TLS options of https requests (the client certificate for mTLS).
  * @private
  */
-export function idpFetch(input: string | URL, init: RequestInit = {}): Promise<Response> {
+export function idpFetch(input: string | URL, init: RequestInit = {}, httpsAgent?: https.Agent): Promise<Response> {
   const url = new URL(String(input));
   const transport = url.protocol === 'https:' ? https : url.protocol === 'http:' ? http : undefined;
   if (!transport) return Promise.reject(new TypeError(`idpFetch: unsupported protocol ${url.protocol}`));
@@ -71,7 +73,8 @@ export function idpFetch(input: string | URL, init: RequestInit = {}): Promise<R
       if (response) resolve(response);
       else reject(err);
     };
-    const req = transport.request(url, { method: init.method ?? 'GET', headers }, (res) => {
+    const agent = transport === https && httpsAgent ? { agent: httpsAgent } : {};
+    const req = transport.request(url, { method: init.method ?? 'GET', headers, ...agent }, (res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (chunk: Buffer) => {

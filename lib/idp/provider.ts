@@ -18,11 +18,14 @@ import {
 } from 'jose';
 import * as client from 'openid-client';
 import { clientAuthFor } from './client-auth.js';
+import { clientMetadataFor, enableClientFeatures } from './client-features.js';
+import { rememberDpopNonce } from './dpop-nonces.js';
 import type { ResolvedConfig } from '../config/schema.js';
 import { IdpUnavailableError, findCause } from '../errors.js';
 import { type IdpEndpoint, observeIdpCall } from '../telemetry.js';
 import { endpointKind } from './endpoints.js';
 import { idpFetch } from './http.js';
+import { mtlsAgent } from './mtls.js';
 import { assertIdpSupports } from './support.js';
 
 type RemoteJWKSet = ReturnType<typeof createRemoteJWKSet>;
@@ -47,19 +50,23 @@ function isTimeout(err: unknown): boolean {
 }
 
 /**
- * Wraps idpFetch (see idp-http.ts) with our own deadline (openid-client's `timeout` has a one-second granularity) and turns transport
- * failures into errors with the right status: 504 for a slow IdP, 502 for one that cannot be reached. Every IdP
- * call passes here, so this is also where it gets its client span, `traceparent` and duration (telemetry.ts);
- * `endpoint(url)` names the endpoint for them.
+ * Wraps idpFetch (see http.ts) with our own deadline (openid-client's `timeout` has a one-second granularity) and turns transport
+ * failures into errors with the right status: 504 for a slow IdP, 502 for one that cannot be reached. https requests
+ * present the client certificate when there is one (mtls.ts); every response's DPoP nonce is remembered
+ * (dpop-nonces.ts). Every IdP call passes here, so this is also where it gets its client span, `traceparent` and
+ * duration (telemetry.ts); `endpoint(url)` names the endpoint for them.
  */
 function timedFetch(config: ResolvedConfig, endpoint: (url: string) => IdpEndpoint): client.CustomFetch {
+  const agent = mtlsAgent(config);
   return (url, options) =>
     observeIdpCall(() => endpoint(url), url, options as RequestInit, async (init) => {
       const signal = init.signal
         ? AbortSignal.any([init.signal, AbortSignal.timeout(config.httpTimeout)])
         : AbortSignal.timeout(config.httpTimeout);
       try {
-        return await idpFetch(url, { ...init, signal });
+        const response = await idpFetch(url, { ...init, signal }, agent);
+        rememberDpopNonce(url, response);
+        return response;
       } catch (err) {
         throw toUnavailable(err, config, new URL(url).pathname);
       }
@@ -97,7 +104,7 @@ async function discover(config: ResolvedConfig): Promise<client.Configuration> {
     configuration = await client.discovery(
       new URL(config.issuer),
       config.clientId,
-      { ...(config.clientSecret && { client_secret: config.clientSecret }), [client.clockTolerance]: config.clockTolerance },
+      clientMetadataFor(config),
       auth,
       { execute, [client.customFetch]: timedFetch(config, endpoint), timeout: Math.ceil(config.httpTimeout / 1000) + 1 },
     );
@@ -121,6 +128,7 @@ async function discover(config: ResolvedConfig): Promise<client.Configuration> {
     );
   }
   assertIdpSupports(config, configuration.serverMetadata());
+  await enableClientFeatures(config, configuration, auth);
   return configuration;
 }
 

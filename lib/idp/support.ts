@@ -1,11 +1,12 @@
 /**
  * Checks, once per discovery, that the IdP supports what the configuration asks for, so a mismatch is one clear
  * error naming the option rather than an opaque failure halfway through a login. Discovery metadata: RFC 8414 §2,
- * RFC 9126 §5 (PAR), RFC 9449 §5.1 (DPoP), RFC 9207 §3 (iss).
+ * RFC 9126 §5 (PAR), RFC 9449 §5.1 (DPoP), RFC 9207 §3 (iss); issue 14's options in support-security.ts.
  */
 import type * as client from 'openid-client';
 import type { ResolvedConfig } from '../config/schema.js';
 import { IdpUnavailableError } from '../errors.js';
+import { clientSecurityProblems } from './support-security.js';
 
 /** True when authorization requests go through PAR: configured, or required by the IdP (RFC 9126 §5). @private */
 export function usesPar(config: ResolvedConfig, metadata: client.ServerMetadata): boolean {
@@ -38,9 +39,7 @@ export function assertIdpSupports(config: ResolvedConfig, metadata: client.Serve
   if (config.dpop && !metadata.dpop_signing_alg_values_supported?.length) {
     problems.push('dpop (no dpop_signing_alg_values_supported)');
   }
-  if (config.responseMode === 'form_post' && metadata.response_modes_supported && !metadata.response_modes_supported.includes('form_post')) {
-    problems.push('responseMode "form_post" (response_modes_supported)');
-  }
+  problems.push(...clientSecurityProblems(config, metadata, usesPar(config, metadata)));
   if (config.profile === 'fapi2' && metadata.authorization_response_iss_parameter_supported !== true) {
     problems.push('the RFC 9207 iss response parameter that profile "fapi2" requires (authorization_response_iss_parameter_supported)');
   }

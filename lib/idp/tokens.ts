@@ -27,12 +27,15 @@ export function sessionExpiryClaim(claims: Record<string, unknown> | undefined):
 
 /**
  * Converts a token endpoint response into what the session keeps. openid-client's responses carry `claims()`
- * (the validated ID token's claims), which is where `session_expiry` is read.
+ * (the validated ID token's claims), which is where `session_expiry` is read. `idToken` is the signed ID token when
+ * the response carried an encrypted one (jwe.ts): the session keeps the decrypted JWS, which is what an
+ * id_token_hint must be (OIDC RP-Initiated Logout §2).
  * @private
  */
 export function toStoredTokens(
   tokens: client.TokenEndpointResponse & Partial<client.TokenEndpointResponseHelpers>,
   previous?: StoredTokens,
+  idToken = tokens.id_token,
 ): StoredTokens {
   const stored: StoredTokens = { accessToken: tokens.access_token, tokenType: authorizationScheme(tokens.token_type) };
   const expiresIn = tokens.expires_in;
@@ -40,8 +43,8 @@ export function toStoredTokens(
   // A refresh response without a new refresh token means "keep using the old one" (RFC 6749 §6).
   const refreshToken = tokens.refresh_token ?? previous?.refreshToken;
   if (refreshToken) stored.refreshToken = refreshToken;
-  const idToken = tokens.id_token ?? previous?.idToken;
-  if (idToken) stored.idToken = idToken;
+  const keptIdToken = idToken ?? previous?.idToken;
+  if (keptIdToken) stored.idToken = keptIdToken;
   const scope = tokens.scope ?? previous?.scope;
   if (scope) stored.scope = scope;
   // A refreshed ID token speaks for the upstream session now; without one, the last known end still holds.

@@ -1,23 +1,58 @@
 /**
  * UserInfo (OIDC Core §5.3): the claims the IdP serves to the holder of the access token, refused when they are
- * about anyone but the ID token's subject (§5.3.4).
+ * about anyone but the ID token's subject (§5.3.4). A response encrypted to the client (§5.3.2, clientEncryptionKeys)
+ * is decrypted by openid-client; its inner signed JWT is then verified against the IdP's keys like an ID token.
  */
+import { decodeProtectedHeader } from 'jose';
 import * as client from 'openid-client';
+import type { ResolvedConfig } from '../config/schema.js';
 import { IdpUnavailableError, TokenValidationError, findCause } from '../errors.js';
 import type { StoredDpopKey } from '../types.js';
 import { dpopOptions } from './dpop.js';
+import { isAcceptedAlg, verifyIdpJwt } from './id-token.js';
+import { decryptedUserinfo } from './jwe.js';
 import type { Provider } from './provider.js';
+
+/** OIDC Core §5.3.2: a signed UserInfo response is validated like the ID token's signature (JWS, the IdP's keys). */
+async function verifySignedUserinfo(jwt: string, config: ResolvedConfig, provider: Provider): Promise<void> {
+  let alg: unknown;
+  try {
+    alg = decodeProtectedHeader(jwt).alg;
+  } catch {
+    alg = undefined;
+  }
+  try {
+    if (!isAcceptedAlg(alg, config)) throw new Error('algorithm not accepted');
+    await verifyIdpJwt(jwt, alg, config, provider);
+  } catch (err) {
+    const transport = findCause(err, IdpUnavailableError);
+    if (transport) throw transport;
+    throw new TokenValidationError(
+      'userinfo_invalid',
+      401,
+      'The identity provider\'s UserInfo response was refused: its signature does not verify with the identity provider\'s keys (or its algorithm is not accepted). Start again.',
+      { cause: err },
+    );
+  }
+}
 
 /**
  * The UserInfo claims (OIDC Core §5.3) of the user the ID token is about, fetched with the access token.
  * @throws {TokenValidationError} `userinfo_invalid`; {IdpUnavailableError} for transport or response trouble.
  * @private
  */
-export async function userinfoClaims(provider: Provider, accessToken: string, sub: string, dpop?: StoredDpopKey): Promise<Record<string, unknown>> {
+export async function userinfoClaims(
+  config: ResolvedConfig,
+  provider: Provider,
+  accessToken: string,
+  sub: string,
+  dpop?: StoredDpopKey,
+): Promise<Record<string, unknown>> {
   const configuration = await provider.get();
+  let claims: client.UserInfoResponse;
   try {
     // openid-client refuses a UserInfo response whose sub differs from the ID token's (OIDC Core §5.3.4).
-    return await client.fetchUserInfo(configuration, accessToken, sub, await dpopOptions(configuration, dpop));
+    claims = await client.fetchUserInfo(configuration, accessToken, sub, await dpopOptions(configuration, dpop));
   } catch (err) {
     const transport = findCause(err, IdpUnavailableError);
     if (transport) throw transport;
@@ -40,4 +75,9 @@ export async function userinfoClaims(provider: Provider, accessToken: string, su
       { cause: err },
     );
   }
+  const signed = decryptedUserinfo(config, claims);
+  if (!signed) return claims;
+  await verifySignedUserinfo(signed, config, provider);
+  // The JWT's own claims are about the response, not the user.
+  return Object.fromEntries(Object.entries(claims).filter(([k]) => !['aud', 'exp', 'iat', 'nbf', 'jti'].includes(k)));
 }

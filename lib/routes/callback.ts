@@ -3,12 +3,14 @@
  * code with the client secret and the PKCE verifier, validates the ID token, then regenerates the session id and
  * stores the user. The response is always a redirect or an error page, never a page that keeps `?code=` visible.
  */
-import type { Request, RequestHandler } from 'express';
+import type { RequestHandler } from 'express';
 import * as client from 'openid-client';
 import { LoginStateError, passError } from '../errors.js';
 import { emit } from '../events.js';
 import { assertDpopBound, dpopOptions } from '../idp/dpop.js';
+import { responseConfiguration } from '../idp/client-features.js';
 import { acceptIdToken } from '../idp/id-token.js';
+import { signedIdToken } from '../idp/jwe.js';
 import { callbackError, isInteractionRequired } from '../idp/protocol-errors.js';
 import { toStoredTokens } from '../idp/tokens.js';
 import { regenerateWithUser } from '../session/persistence.js';
@@ -17,13 +19,7 @@ import { sessionOf, takePendingLogin } from '../session/state.js';
 import { observeCallback, providerLabel } from '../telemetry.js';
 import { completeLogin } from './complete-login.js';
 import type { Context } from './context.js';
-import { CALLBACK_HEADERS, responseSearch } from './response-mode.js';
-
-function responseUrl(req: Request, ctx: Context): URL {
-  const url = new URL(ctx.config.redirectUri);
-  url.search = responseSearch(req);
-  return url;
-}
+import { CALLBACK_HEADERS, authorizationResponse } from './response-mode.js';
 
 /** @private */
 export function callbackHandler(ctx: Context): RequestHandler {
@@ -35,8 +31,9 @@ export function callbackHandler(ctx: Context): RequestHandler {
     res.set(CALLBACK_HEADERS);
     try {
       const session = sessionOf(req);
-      const url = responseUrl(req, ctx);
-      const state = url.searchParams.get('state');
+      // A JARM response is verified here, before its state is used (idp/jarm.ts).
+      const { url, params } = await authorizationResponse(req, ctx);
+      const state = params.get('state');
       if (!state) {
         throw new LoginStateError(
           'state_missing',
@@ -68,6 +65,7 @@ export function callbackHandler(ctx: Context): RequestHandler {
       const configuration = await ctx.provider.get();
       let claims: Record<string, unknown>;
       let tokens: client.TokenEndpointResponse;
+      let idToken: string | undefined;
       try {
         const checks: client.AuthorizationCodeGrantChecks = {
           pkceCodeVerifier: pending.login.codeVerifier,
@@ -79,15 +77,12 @@ export function callbackHandler(ctx: Context): RequestHandler {
         };
         // dpop: true — the code is redeemed with a proof of the login's key (RFC 9449 §5).
         const dpop = await dpopOptions(configuration, pending.login.dpop);
-        const response = await client.authorizationCodeGrant(configuration, url, checks, undefined, dpop);
+        const response = await client.authorizationCodeGrant(responseConfiguration(configuration), url, checks, undefined, dpop);
         assertDpopBound(config, response);
         tokens = response;
-        claims = await acceptIdToken(
-          response.id_token,
-          response.claims(),
-          config,
-          ctx.provider,
-        );
+        // The decrypted, signed ID token when it came encrypted to the client (clientEncryptionKeys).
+        idToken = signedIdToken(config, response);
+        claims = await acceptIdToken(idToken, response.claims(), config, ctx.provider);
       } catch (err) {
         // prompt=none that needs the user (OIDC Core §3.1.2.6): stay anonymous, back where they were.
         if (pending.login.silent && isInteractionRequired(err)) {
@@ -97,7 +92,7 @@ export function callbackHandler(ctx: Context): RequestHandler {
         }
         throw callbackError(err);
       }
-      const user = await completeLogin(ctx, req, tokens, toStoredTokens(tokens), claims, pending.login);
+      const user = await completeLogin(ctx, req, tokens, toStoredTokens(tokens, undefined, idToken), claims, pending.login);
       if (pending.login.dpop) user.dpop = pending.login.dpop;
       if (config.name !== undefined) user.provider = config.name;
       await regenerateWithUser(req, user, (sessionId) => indexSession(ctx.config, req, user, sessionId));

@@ -42,7 +42,7 @@ export async function completeLogin(
   }
   let claims = idTokenClaims;
   if (ctx.config.fetchUserinfo) {
-    const extra = await userinfoClaims(ctx.provider, tokens.access_token, sub, pending.dpop);
+    const extra = await userinfoClaims(ctx.config, ctx.provider, tokens.access_token, sub, pending.dpop);
     claims = { ...claims, ...extra, ...Object.fromEntries(AUTHENTICATION_CLAIMS.filter((k) => k in idTokenClaims).map((k) => [k, idTokenClaims[k]])) };
   }
   if (ctx.config.afterCallback) {

@@ -16,7 +16,6 @@ import { serializedUpdate } from '../session/serialized-update.js';
 import { type PendingLogin, addPendingLogin, sessionOf } from '../session/state.js';
 import { providerLabel, recordLoginStartFailure, telemetryEnabled } from '../telemetry.js';
 import type { Context } from './context.js';
-import { warnAboutFormPostCookie } from './response-mode.js';
 import { safeReturnTo } from './return-to.js';
 
 /** What a login started by the middleware itself (step-up, silent login) asks for beyond a plain login. @private */
@@ -49,7 +48,6 @@ async function redirectToIdp(ctx: Context, req: Request, res: Response, request:
   const { config } = ctx;
   const session = sessionOf(req);
   warnAboutCookie(session, config.secureCookies);
-  warnAboutFormPostCookie(req, ctx);
   const configuration = await ctx.provider.get();
   // 256-bit values from openid-client's CSPRNG helpers (RFC 9700 §2.1 wants at least 128 bits).
   const state = client.randomState();
@@ -73,7 +71,8 @@ async function redirectToIdp(ctx: Context, req: Request, res: Response, request:
     pending.silent = true;
     extra.prompt = 'none';
   }
-  if (config.responseMode === 'form_post') extra.response_mode = 'form_post';
+  // form_post and the JARM modes (jwt, query.jwt, form_post.jwt) are asked for by name.
+  if (config.responseMode !== 'query') extra.response_mode = config.responseMode;
   let dpop: client.DPoPHandle | undefined;
   if (config.dpop) {
     // A key pair per login; dpop_jkt binds the code to it even without PAR (RFC 9449 §10).

@@ -1,17 +1,19 @@
 /**
  * How the authorization response reaches the callback (OAuth 2.0 Multiple Response Type Encoding Practices §2.1,
- * OAuth 2.0 Form Post Response Mode): in the query string of a GET (default), or with `responseMode: 'form_post'`
- * in the body of a POST that the IdP's page submits, which keeps the code out of the URL, history and logs.
+ * OAuth 2.0 Form Post Response Mode, JARM §2.3): in the query string of a GET (default), with `form_post` in the
+ * body of a POST that the IdP's page submits (which keeps the code out of the URL, history and logs), or as one JWT
+ * signed by the IdP (`jwt`, `query.jwt` in the query; `form_post.jwt` in a POST), verified before anything is read
+ * from it (idp/jarm.ts).
  *
- * The catch with form_post: that POST is a cross-site request, and browsers do not send SameSite=Lax (or Strict)
- * cookies with cross-site POSTs. The session cookie must then be `SameSite=None; Secure` (https only) for the
- * callback to find the login in progress; otherwise the callback answers a 400 that says so, and the middleware
- * warns once at the first login. See README "form_post".
+ * The IdP's POST is a cross-site request, on which browsers do not send a SameSite=Lax session cookie: the
+ * callback then relays the response to itself once, same-site (form-post-relay.ts), so Lax cookies keep working.
  */
 import express, { type Request, type RequestHandler, type Router } from 'express';
+import { isFormPostMode, isJwtResponseMode } from '../config/client-security.js';
 import { LoginStateError, passError } from '../errors.js';
-import { sessionOf } from '../session/state.js';
+import { verifyJarmResponse } from '../idp/jarm.js';
 import type { Context } from './context.js';
+import { formPostRelay } from './form-post-relay.js';
 
 /**
  * Headers of every answer at the callback: its request carries a one-time code, so nothing may be cached and the
@@ -34,62 +36,55 @@ export function responseSearch(req: Request): string {
   return query === -1 ? '' : req.originalUrl.slice(query);
 }
 
-let warned = false;
-
-/** Warns once when form_post meets a session cookie the browser will not send on the IdP's cross-site POST. @private */
-export function warnAboutFormPostCookie(req: Request, ctx: Context): void {
-  if (warned || ctx.config.responseMode !== 'form_post') return;
-  const sameSite = sessionOf(req).cookie.sameSite;
-  if (typeof sameSite === 'string' && sameSite.toLowerCase() === 'none') return;
-  warned = true;
-  process.emitWarning(
-    'express-oauth-login: responseMode is "form_post" but the session cookie is not SameSite=None: browsers will not ' +
-      'send it with the identity provider\'s cross-site POST to the callback. Use cookie: { sameSite: "none", secure: true } ' +
-      '(https). See README "form_post".',
-    { code: 'EXPRESS_OAUTH_LOGIN_FORM_POST', type: 'SecurityWarning' },
-  );
-}
-
-/** Answers a callback that carries no session with a message about the cookie, rather than a bare state_unknown. */
-function formPostSessionCheck(): RequestHandler {
-  return (req, res, next) => {
-    res.set(CALLBACK_HEADERS);
-    try {
-      if (!sessionOf(req).oauth?.pending) {
-        throw new LoginStateError(
-          'state_unknown',
-          400,
-          'The identity provider posted the sign-in response back (form_post), but this browser sent no sign-in in ' +
-            'progress with it: it was already used, or the session cookie was not sent with the cross-site POST ' +
-            '(it must be SameSite=None; Secure). Start again.',
-        );
-      }
-      next();
-    } catch (err) {
-      passError(req, next, err);
-    }
-  };
-}
-
-/** A callback request in the wrong shape for the response mode: refused before any state is consumed. */
-function wrongMethod(): RequestHandler {
-  return (req, res, next) => {
-    res.set(CALLBACK_HEADERS);
-    passError(req, next, new LoginStateError('callback_invalid', 400, 'This app expects the sign-in response as a form POST (responseMode "form_post"). Start again.'));
-  };
+/** The authorization response as received (`url`, for openid-client) and its verified parameters (`params`). @private */
+export interface AuthorizationResponse {
+  url: URL;
+  params: URLSearchParams;
 }
 
 /**
- * Mounts the callback route for the configured response mode: GET for query; POST (with a body parser on this route
- * only, small limits) for form_post, where a GET is refused.
+ * Reads the authorization response of a callback request. With a JARM response mode the parameters come from the
+ * `response` JWT, after its signature, issuer, audience and expiry have been verified.
+ * @throws {LoginStateError} `callback_invalid` when a JARM response is missing or fails verification.
+ * @private
+ */
+export async function authorizationResponse(req: Request, ctx: Context): Promise<AuthorizationResponse> {
+  const url = new URL(ctx.config.redirectUri);
+  url.search = responseSearch(req);
+  if (!isJwtResponseMode(ctx.config.responseMode)) return { url, params: url.searchParams };
+  const jwt = url.searchParams.get('response');
+  if (!jwt) {
+    throw new LoginStateError('callback_invalid', 400, 'The sign-in response has no "response" JWT, which this app expects (JARM). Start again.');
+  }
+  return { url, params: await verifyJarmResponse(jwt, ctx.config, ctx.provider) };
+}
+
+/** A callback request in the wrong shape for the response mode: refused before any state is consumed. */
+function wrongMethod(mode: string): RequestHandler {
+  return (req, res, next) => {
+    res.set(CALLBACK_HEADERS);
+    passError(req, next, new LoginStateError('callback_invalid', 400, `This app expects the sign-in response as a form POST (responseMode "${mode}"). Start again.`));
+  };
+}
+
+/** The callback's headers, before the body is even parsed. */
+const callbackHeaders: RequestHandler = (_req, res, next) => {
+  res.set(CALLBACK_HEADERS);
+  next();
+};
+
+/**
+ * Mounts the callback route for the configured response mode: GET for query and the query JWT modes; POST (with a
+ * body parser on this route only, small limits, then the same-site relay) for the form_post modes, where a GET is
+ * refused.
  * @private
  */
 export function mountCallback(router: Router, ctx: Context, handler: RequestHandler): void {
   const path = ctx.config.routes.callback;
-  if (ctx.config.responseMode !== 'form_post') {
+  if (!isFormPostMode(ctx.config.responseMode)) {
     router.get(path, handler);
     return;
   }
-  router.post(path, express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 }), formPostSessionCheck(), handler);
-  router.get(path, wrongMethod());
+  router.post(path, callbackHeaders, express.urlencoded({ extended: false, limit: '16kb', parameterLimit: 20 }), formPostRelay(ctx), handler);
+  router.get(path, wrongMethod(ctx.config.responseMode));
 }

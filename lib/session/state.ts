@@ -9,7 +9,7 @@ import type { Request } from 'express';
 import type { Session, SessionData } from 'express-session';
 import { nowSeconds } from '../clock.js';
 import { SessionStoreError, SetupError } from '../errors.js';
-import type { StoredDpopKey, StoredTokens } from '../types.js';
+import type { StoredDpopKey, StoredExchangedToken, StoredTokens } from '../types.js';
 
 /** One login in progress, started by GET /login and finished (once) by the callback. @private */
 export interface PendingLogin {
@@ -52,6 +52,8 @@ export interface StoredUser {
   dpop?: StoredDpopKey;
   /** The per-session logout token (logout-state.ts): proves a logout request came from the app's own pages. */
   logoutToken?: string;
+  /** Tokens from exchangeToken() (RFC 8693), by request (session/exchanged-tokens.ts). */
+  exchanged?: Record<string, StoredExchangedToken>;
 }
 
 /** An RP-initiated logout sent to the IdP, waiting for the browser to come back with its `state` (logout-state.ts). @private */

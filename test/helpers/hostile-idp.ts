@@ -42,6 +42,8 @@ export interface Misbehaviour {
   revocation?: 'hang' | 'drop' | { status: number; body: unknown };
   /** Answer refresh grants with an ID token too (built like the login's, through `claims`). */
   refreshIdToken?: boolean;
+  /** JARM responses (response_mode *jwt): signed with another key or unsigned, for another audience, or expired. */
+  jarm?: { signing?: 'none' | 'other-key'; aud?: string; iss?: string; expired?: boolean };
 }
 
 interface Issued {
@@ -180,6 +182,24 @@ export async function startHostileIdp(): Promise<HostileIdp> {
         back.searchParams.set('code', code);
       }
       if (m.issParam !== null) back.searchParams.set('iss', m.issParam ?? issuer);
+      const mode = url.searchParams.get('response_mode') ?? '';
+      if (mode.endsWith('jwt')) {
+        // JARM §2.1: the response parameters become the claims of one JWT the IdP signs, with iss, aud and exp.
+        const now = Math.floor(Date.now() / 1000);
+        const claims = {
+          ...Object.fromEntries(back.searchParams),
+          iss: m.jarm?.iss ?? issuer,
+          aud: m.jarm?.aud ?? url.searchParams.get('client_id'),
+          exp: m.jarm?.expired ? now - 600 : now + 60,
+        };
+        const response = await sign(claims, { ...(m.jarm?.signing && { signing: m.jarm.signing }) });
+        back.search = '';
+        if (mode === 'form_post.jwt') {
+          res.writeHead(200, { 'content-type': 'text/html' });
+          return res.end(`<form method="post" action="${back.href}"><input type="hidden" name="response" value="${response}"></form>`);
+        }
+        back.searchParams.set('response', response);
+      }
       res.writeHead(302, { location: back.href });
       return res.end();
     }

@@ -24,6 +24,10 @@ export interface TestIdp {
   provider: Awaited<ReturnType<typeof startIdp>>['provider'];
   /** The IdP's HTTP server, e.g. to see the headers of the requests it gets. */
   server: Awaited<ReturnType<typeof startIdp>>['server'];
+  /** Every request the IdP's server received, as `METHOD path?query`, in order. */
+  requests: string[];
+  /** The IdP's request listener, to serve it on another server as well (the mTLS front in mtls-idp.ts). */
+  listener: Awaited<ReturnType<typeof startIdp>>['listener'];
   close(): Promise<void>;
 }
 
@@ -50,6 +54,8 @@ export interface TestIdpOptions {
   features?: Record<string, object>;
   /** The IdP's signing algorithm (default RS256). */
   signingAlg?: string;
+  /** More oidc-provider configuration (discovery, clientAuthMethods, enabledJWA, ...), see example-app/idp.js. */
+  configuration?: Record<string, unknown>;
 }
 
 export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
@@ -90,6 +96,7 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
     ...(options.features && { features: options.features }),
     use: [record as never],
     ...(options.signingAlg && { signingAlg: options.signingAlg }),
+    ...(options.configuration && { configuration: options.configuration }),
     autoConsent: options.autoConsent ?? true,
     ...(options.accessTokenTTL !== undefined && { accessTokenTTL: options.accessTokenTTL }),
     rotateRefreshTokens: options.rotateRefreshTokens ?? false,
@@ -110,9 +117,11 @@ export async function startTestIdp(options: TestIdpOptions): Promise<TestIdp> {
     });
     return res.status;
   };
+  const requests: string[] = [];
+  idp.server.prependListener('request', (req: { method?: string; url?: string }) => requests.push(`${req.method} ${req.url}`));
   const close = async () => {
     await idp.close();
     await jwksServer?.close();
   };
-  return { issuer: idp.issuer, grants, events, revocations, endSessions, refreshWith, provider: idp.provider, server: idp.server, close };
+  return { issuer: idp.issuer, grants, events, requests, revocations, endSessions, refreshWith, provider: idp.provider, server: idp.server, listener: idp.listener, close };
 }
