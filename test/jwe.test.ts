@@ -11,6 +11,7 @@ import type { OAuthLoginConfig } from '../lib/index.js';
 import { buildApp } from './helpers/app.js';
 import { Browser } from './helpers/browser.js';
 import { login } from './helpers/flow.js';
+import { endSessionForm, postLogout } from './helpers/logout.js';
 import { HOSTILE_CLIENT_ID, HOSTILE_CLIENT_SECRET, startHostileIdp } from './helpers/hostile-idp.js';
 import { type TestIdp, startTestIdp } from './helpers/idp.js';
 import { type TestServer, startServer } from './helpers/servers.js';
@@ -95,10 +96,9 @@ test('encrypted ID token and UserInfo: decrypted, validated, the login, refresh 
   const refreshed = JSON.parse(me.body);
   expect(refreshed.idToken).toBe(await decrypt(idTokens[2]!, rsaPrivate, 'RSA-OAEP-256'));
   // RP-initiated logout sends the signed ID token as id_token_hint (RP-Initiated Logout §2), and the IdP accepts it.
-  const logout = await browser.request(`${app.url}/logout`);
-  const hint = new URL(logout.location!).searchParams.get('id_token_hint');
-  expect(hint).toBe(refreshed.idToken);
-  const end = await browser.navigate(logout.location!);
+  const page = await postLogout(browser, app.url);
+  expect(endSessionForm(page).fields.get('id_token_hint')).toBe(refreshed.idToken);
+  const end = await browser.navigate(endSessionForm(page).action, { method: 'POST', body: endSessionForm(page).fields });
   expect(end.at(-1)!.status).toBe(200);
   expect(end.at(-1)!.body).toMatch(/Sign out of the Demo IdP/);
 });
