@@ -42,6 +42,7 @@ export {
   LoginStateError,
   IdpError,
   TokenValidationError,
+  ProfileError,
   TokenEndpointError,
   TokenExchangeError,
   IdpUnavailableError,

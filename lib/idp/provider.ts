@@ -26,6 +26,8 @@ import { type IdpEndpoint, observeIdpCall } from '../telemetry.js';
 import { endpointKind } from './endpoints.js';
 import { idpFetch } from './http.js';
 import { mtlsAgent } from './mtls.js';
+import { assertProfileSource, configurationFromServer } from './server-metadata.js';
+import { tokenErrorWithStatus } from './token-response.js';
 import { assertIdpSupports } from './support.js';
 
 type RemoteJWKSet = ReturnType<typeof createRemoteJWKSet>;
@@ -66,7 +68,7 @@ function timedFetch(config: ResolvedConfig, endpoint: (url: string) => IdpEndpoi
       try {
         const response = await idpFetch(url, { ...init, signal }, agent);
         rememberDpopNonce(url, response);
-        return response;
+        return endpoint(url) === 'token' ? await tokenErrorWithStatus(response) : response;
       } catch (err) {
         throw toUnavailable(err, config, new URL(url).pathname);
       }
@@ -100,14 +102,18 @@ async function discover(config: ResolvedConfig): Promise<client.Configuration> {
   let configuration: client.Configuration | undefined;
   // Until discovery has answered, the only call is discovery itself; then the metadata names the endpoints.
   const endpoint = (url: string) => (configuration ? endpointKind(url, configuration.serverMetadata()) : 'discovery');
+  const fetch = timedFetch(config, endpoint);
+  const timeout = Math.ceil(config.httpTimeout / 1000) + 1;
   try {
-    configuration = await client.discovery(
-      new URL(config.issuer),
-      config.clientId,
-      clientMetadataFor(config),
-      auth,
-      { execute, [client.customFetch]: timedFetch(config, endpoint), timeout: Math.ceil(config.httpTimeout / 1000) + 1 },
-    );
+    // `server` gives the endpoints (no request); otherwise OIDC discovery or RFC 8414 (`discovery: 'oauth2'`).
+    configuration = config.server
+      ? configurationFromServer(config, auth, { fetch, timeout })
+      : await client.discovery(new URL(config.issuer), config.clientId, clientMetadataFor(config), auth, {
+          execute,
+          [client.customFetch]: fetch,
+          timeout,
+          algorithm: config.discovery,
+        });
   } catch (err) {
     const transport = findCause(err, IdpUnavailableError);
     if (transport) {
@@ -128,6 +134,7 @@ async function discover(config: ResolvedConfig): Promise<client.Configuration> {
     );
   }
   assertIdpSupports(config, configuration.serverMetadata());
+  assertProfileSource(config, configuration.serverMetadata());
   await enableClientFeatures(config, configuration, auth);
   return configuration;
 }

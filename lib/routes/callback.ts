@@ -10,6 +10,7 @@ import { emit } from '../events.js';
 import { assertDpopBound, dpopOptions } from '../idp/dpop.js';
 import { responseConfiguration } from '../idp/client-features.js';
 import { acceptIdToken } from '../idp/id-token.js';
+import { oauth2Identity, withoutIdToken } from '../idp/oauth2-profile.js';
 import { signedIdToken } from '../idp/jwe.js';
 import { callbackError, isInteractionRequired } from '../idp/protocol-errors.js';
 import { toStoredTokens } from '../idp/tokens.js';
@@ -24,6 +25,7 @@ import { CALLBACK_HEADERS, authorizationResponse } from './response-mode.js';
 /** @private */
 export function callbackHandler(ctx: Context): RequestHandler {
   const { config } = ctx;
+  const oidc = config.protocol === 'oidc';
   const who = { provider: providerLabel(config), issuer: config.issuer, userHashKey: config.telemetry.userHashKey };
   // The span and the login metrics (telemetry.ts): `observed` hears the outcome where it is decided below.
   return (req, res, next) => observeCallback(who, async (observed) => {
@@ -70,19 +72,30 @@ export function callbackHandler(ctx: Context): RequestHandler {
         const checks: client.AuthorizationCodeGrantChecks = {
           pkceCodeVerifier: pending.login.codeVerifier,
           expectedState: state,
-          expectedNonce: pending.login.nonce,
-          idTokenExpected: true,
-          // Step-up with max_age: openid-client then requires auth_time and checks it (OIDC Core §3.1.2.1).
-          ...(pending.login.maxAge !== undefined && { maxAge: pending.login.maxAge }),
+          // Plain OAuth 2.0 (scope without openid): no nonce was sent and no ID token is expected.
+          ...(oidc
+            ? {
+                expectedNonce: pending.login.nonce,
+                idTokenExpected: true,
+                // Step-up with max_age: openid-client then requires auth_time and checks it (OIDC Core §3.1.2.1).
+                ...(pending.login.maxAge !== undefined && { maxAge: pending.login.maxAge }),
+              }
+            : { idTokenExpected: false }),
         };
         // dpop: true — the code is redeemed with a proof of the login's key (RFC 9449 §5).
         const dpop = await dpopOptions(configuration, pending.login.dpop);
         const response = await client.authorizationCodeGrant(responseConfiguration(configuration), url, checks, undefined, dpop);
         assertDpopBound(config, response);
-        tokens = response;
-        // The decrypted, signed ID token when it came encrypted to the client (clientEncryptionKeys).
-        idToken = signedIdToken(config, response);
-        claims = await acceptIdToken(idToken, response.claims(), config, ctx.provider);
+        if (oidc) {
+          tokens = response;
+          // The decrypted, signed ID token when it came encrypted to the client (clientEncryptionKeys).
+          idToken = signedIdToken(config, response);
+          claims = await acceptIdToken(idToken, response.claims(), config, ctx.provider);
+        } else {
+          tokens = withoutIdToken(response);
+          // No ID token: the profile API says who the user is (idp/oauth2-profile.ts).
+          ({ claims } = await oauth2Identity(config, ctx.provider, tokens, pending.login.dpop));
+        }
       } catch (err) {
         // prompt=none that needs the user (OIDC Core §3.1.2.6): stay anonymous, back where they were.
         if (pending.login.silent && isInteractionRequired(err)) {

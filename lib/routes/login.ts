@@ -51,10 +51,11 @@ async function redirectToIdp(ctx: Context, req: Request, res: Response, request:
   const configuration = await ctx.provider.get();
   // 256-bit values from openid-client's CSPRNG helpers (RFC 9700 §2.1 wants at least 128 bits).
   const state = client.randomState();
-  const nonce = client.randomNonce();
+  // A nonce binds an ID token to this login (OIDC Core §3.1.2.1); plain OAuth 2.0 has none to bind.
+  const nonce = config.protocol === 'oidc' ? client.randomNonce() : undefined;
   const codeVerifier = client.randomPKCECodeVerifier();
   const codeChallenge = await client.calculatePKCECodeChallenge(codeVerifier);
-  const pending: PendingLogin = { nonce, codeVerifier, returnTo: request.returnTo, createdAt: nowSeconds(), issuer: config.issuer };
+  const pending: PendingLogin = { ...(nonce !== undefined && { nonce }), codeVerifier, returnTo: request.returnTo, createdAt: nowSeconds(), issuer: config.issuer };
   if (telemetryEnabled()) pending.startedAt = Date.now();
   const extra: Record<string, string> = {};
   if (request.acr !== undefined) extra.acr_values = pending.acr = request.acr;
@@ -88,7 +89,7 @@ async function redirectToIdp(ctx: Context, req: Request, res: Response, request:
     redirect_uri: config.redirectUri,
     scope: config.scope,
     state,
-    nonce,
+    ...(nonce !== undefined && { nonce }),
     code_challenge: codeChallenge,
     code_challenge_method: 'S256',
   }, dpop);
