@@ -62,3 +62,12 @@ export type { RedisClient } from './config/redis-client.js';
 export type { ClientCertificateOption } from './config/client-certificate.js';
 export type { ResponseMode } from './config/client-security.js';
 export type { EncryptedResponse } from './config/encryption-keys.js';
+export { providers, type GithubPresetOptions, type GitlabPresetOptions } from './config/presets/providers.js';
+export type {
+  ServerEndpoints,
+  UserProfileOption,
+  UserProfileFunction,
+  UserProfileInput,
+  UserProfileResult,
+  ProfileFetch,
+} from './config/oauth2-options.js';
