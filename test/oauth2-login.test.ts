@@ -16,6 +16,8 @@ let as8414: OAuth2StandIn;
 let bare: OAuth2StandIn;
 let discovered: TestServer;
 let direct: TestServer;
+let withFunction: TestServer;
+let throwing: TestServer;
 const store = new session.MemoryStore();
 const directStore = new session.MemoryStore();
 
@@ -47,13 +49,32 @@ beforeAll(async () => {
     routes,
     config: { ...client, server, userProfile: { url: `${bare.issuer}/api/profile`, subClaim: 'id' }, httpTimeout: 1000 },
   });
+  withFunction = await startServer();
+  throwing = await startServer();
+  const userProfile: OAuthLoginConfig['userProfile'] = async ({ accessToken, fetch }) => {
+    const res = await fetch(`${bare.issuer}/api/profile`, { headers: { authorization: `Bearer ${accessToken}` } });
+    const p = (await res.json()) as { id: number; username: string; roles: string[] };
+    return { sub: p.id, claims: { username: p.username, roles: p.roles } };
+  };
+  buildApp({ server: withFunction, issuer: bare.issuer, config: { ...client, server, userProfile, httpTimeout: 1000 } });
+  buildApp({
+    server: throwing,
+    issuer: bare.issuer,
+    config: {
+      ...client,
+      server,
+      userProfile: async ({ accessToken }) => {
+        throw new Error(`profile service down for ${accessToken}`);
+      },
+    },
+  });
 });
 afterEach(() => {
   as8414.reset();
   bare.reset();
 });
 afterAll(async () => {
-  await Promise.all([discovered.close(), direct.close(), as8414.close(), bare.close()]);
+  await Promise.all([discovered.close(), direct.close(), withFunction.close(), throwing.close(), as8414.close(), bare.close()]);
 });
 
 const json = { accept: 'application/json' };
@@ -173,4 +194,25 @@ test.each<[string, Parameters<OAuth2StandIn['set']>[0]['profile'], number, strin
   expect(after.status).toBe(401);
   const stored = browser.cookie('app.sid') && readSession(directStore, sessionIdOf(browser));
   expect(stored?.oauth?.user).toBeUndefined();
+});
+
+test('a userProfile function reads the profile with the middleware\'s fetch; its numeric sub becomes a string', async () => {
+  const browser = new Browser();
+  const { last } = await login(browser, withFunction);
+  expect(last.status).toBe(200);
+  const user = JSON.parse(last.body);
+  expect(user.sub).toBe('42');
+  expect(user.claims).toEqual({ sub: '42', username: 'ada', roles: ['admin', 'staff'] });
+});
+
+test('a userProfile function that fails, or a profile that hangs it: 502/504, no session, no token in the message', async () => {
+  const browser = new Browser();
+  const { last } = await login(browser, throwing);
+  expect(last.status).toBe(502);
+  expect(last.body).toMatch(/profile_invalid/);
+  expect(last.body).not.toMatch(/profile service down/);
+  expect((await browser.request(`${throwing.url}/api/me`, { headers: json })).status).toBe(401);
+  bare.set({ profile: 'hang' });
+  const slow = await login(new Browser(), withFunction);
+  expect(slow.last.status).toBe(504);
 });
