@@ -11,6 +11,7 @@ import { Browser } from './helpers/browser.js';
 import { type OAuth2StandIn, OAUTH2_CLIENT_ID, OAUTH2_CLIENT_SECRET, startOAuth2StandIn } from './helpers/standins/oauth2.js';
 import { type TestServer, startServer } from './helpers/servers.js';
 import { editSession, readSession, sessionIdOf } from './helpers/store.js';
+import { endSessionForm, postLogout } from './helpers/logout.js';
 
 let as8414: OAuth2StandIn;
 let bare: OAuth2StandIn;
@@ -18,6 +19,7 @@ let discovered: TestServer;
 let direct: TestServer;
 let withFunction: TestServer;
 let throwing: TestServer;
+let withEndSession: TestServer;
 const store = new session.MemoryStore();
 const directStore = new session.MemoryStore();
 
@@ -49,6 +51,12 @@ beforeAll(async () => {
     routes,
     config: { ...client, server, userProfile: { url: `${bare.issuer}/api/profile`, subClaim: 'id' }, httpTimeout: 1000 },
   });
+  withEndSession = await startServer();
+  buildApp({
+    server: withEndSession,
+    issuer: bare.issuer,
+    config: { ...client, server: { ...server, endSessionEndpoint: `${bare.issuer}/logout` }, userProfile: { url: `${bare.issuer}/api/profile`, subClaim: 'id' } },
+  });
   withFunction = await startServer();
   throwing = await startServer();
   const userProfile: OAuthLoginConfig['userProfile'] = async ({ accessToken, fetch }) => {
@@ -74,7 +82,7 @@ afterEach(() => {
   bare.reset();
 });
 afterAll(async () => {
-  await Promise.all([discovered.close(), direct.close(), withFunction.close(), throwing.close(), as8414.close(), bare.close()]);
+  await Promise.all([discovered.close(), direct.close(), withFunction.close(), throwing.close(), withEndSession.close(), as8414.close(), bare.close()]);
 });
 
 const json = { accept: 'application/json' };
@@ -215,4 +223,28 @@ test('a userProfile function that fails, or a profile that hangs it: 502/504, no
   bare.set({ profile: 'hang' });
   const slow = await login(new Browser(), withFunction);
   expect(slow.last.status).toBe(504);
+});
+
+test('logout ends the session locally and revokes the tokens at the RFC 8414 revocation endpoint', async () => {
+  const browser = new Browser();
+  await login(browser, discovered);
+  const before = as8414.hits['/revoke'] ?? 0;
+  const out = await browser.request(`${discovered.url}/logout`, { method: 'POST', headers: { origin: discovered.url, 'sec-fetch-site': 'same-origin' } });
+  expect(out.status).toBe(302);
+  expect(out.location).not.toContain(as8414.issuer);
+  expect(as8414.hits['/revoke']).toBeGreaterThan(before);
+  expect((await browser.request(`${discovered.url}/api/me`, { headers: json })).status).toBe(401);
+});
+
+test('with server.endSessionEndpoint, logout sends the browser there with client_id and state, no id_token_hint', async () => {
+  const browser = new Browser();
+  await login(browser, withEndSession);
+  const page = await postLogout(browser, withEndSession.url);
+  const { action, fields } = endSessionForm(page);
+  expect(action).toBe(`${bare.issuer}/logout`);
+  expect(fields.get('client_id')).toBe(OAUTH2_CLIENT_ID);
+  expect(fields.get('post_logout_redirect_uri')).toBe(`${withEndSession.url}/logout`);
+  expect(fields.get('state')).toMatch(/^[\w-]{43,}$/);
+  expect(fields.has('id_token_hint')).toBe(false);
+  expect((await browser.request(`${withEndSession.url}/api/me`, { headers: json })).status).toBe(401);
 });
