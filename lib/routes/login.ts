@@ -1,6 +1,6 @@
 /**
- * GET /login: starts an authorization code flow (RFC 6749 §4.1) with PKCE S256 (RFC 7636) and an OpenID Connect
- * nonce. The pending login lives in the server-side session keyed by its `state`, so several tabs can log in at once.
+ * GET /login: starts an authorization code flow (RFC 6749 §4.1) with PKCE S256 (RFC 7636) and, for OpenID Connect,
+ * a nonce (a plain OAuth 2.0 login has no ID token to bind it to). The pending login lives in the server-side session keyed by its `state`, so several tabs can log in at once.
  * It remembers the issuer it was sent to, so a response can only complete a login at the same IdP (mix-up defense,
  * RFC 9700 §4.4).
  */
