@@ -1,7 +1,8 @@
 /**
  * The redirect URI: matches the response to the login this browser started (by `state`, single use), redeems the
  * code with the client secret and the PKCE verifier, validates the ID token (plain OAuth 2.0: asks the profile API
- * who the user is, idp/oauth2-profile.ts), then regenerates the session id and stores the user. The response is always a redirect or an error page, never a page that keeps `?code=` visible.
+ * who the user is, idp/oauth2-profile.ts), then regenerates the session id and stores the user. The response is
+ * always a redirect or an error page, never a page that keeps `?code=` visible.
  */
 import type { RequestHandler } from 'express';
 import * as client from 'openid-client';
