@@ -23,6 +23,7 @@ let withEndSession: TestServer;
 const store = new session.MemoryStore();
 const directStore = new session.MemoryStore();
 
+const logins: Array<{ sub: string; stepUp: boolean }> = [];
 const client = { clientId: OAUTH2_CLIENT_ID, clientSecret: OAUTH2_CLIENT_SECRET, scope: 'profile roles' };
 
 function routes(app: import('express').Express): void {
@@ -39,7 +40,7 @@ beforeAll(async () => {
   bare = await startOAuth2StandIn({ metadata: false });
   discovered = await startServer();
   direct = await startServer();
-  buildApp({ server: discovered, issuer: as8414.issuer, store, routes, config: { ...client, discovery: 'oauth2' } });
+  buildApp({ server: discovered, issuer: as8414.issuer, store, routes, config: { ...client, discovery: 'oauth2', events: { login: (e) => void logins.push(e) } } });
   const server: OAuthLoginConfig['server'] = {
     authorizationEndpoint: `${bare.issuer}/authorize`,
     tokenEndpoint: `${bare.issuer}/token`,
@@ -102,6 +103,7 @@ test('RFC 8414 discovery: the login sends state and PKCE S256 but no nonce, and 
   expect(user.sub).toBe('ada-sub');
   expect(user.claims).toMatchObject({ sub: 'ada-sub', name: 'Ada', roles: ['admin', 'staff'] });
   expect(user.idToken).toBeUndefined();
+  expect(logins.at(-1)).toMatchObject({ sub: 'ada-sub', stepUp: false });
   expect(as8414.hits['/.well-known/oauth-authorization-server']).toBe(1);
   expect(as8414.hits['/.well-known/openid-configuration']).toBeUndefined();
   const sent = as8414.authorizeRequests.at(-1)!;
