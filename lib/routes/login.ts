@@ -5,11 +5,12 @@
  * RFC 9700 §4.4).
  */
 import type { Request, RequestHandler, Response } from 'express';
-import * as client from 'openid-client';
+import type * as client from 'openid-client';
 import { nowSeconds } from '../clock.js';
 import { passError } from '../errors.js';
 import { authorizationUrl } from '../idp/authorization-request.js';
 import { newDpopKey } from '../idp/dpop.js';
+import { pkceS256Challenge, randomValue } from '../idp/pkce.js';
 import { warnAboutCookie } from '../session/cookie.js';
 import { saveSession } from '../session/persistence.js';
 import { serializedUpdate } from '../session/serialized-update.js';
@@ -49,11 +50,11 @@ async function redirectToIdp(ctx: Context, req: Request, res: Response, request:
   const session = sessionOf(req);
   warnAboutCookie(session, config.secureCookies);
   const configuration = await ctx.provider.get();
-  // 256-bit values from openid-client's CSPRNG helpers (RFC 9700 §2.1 wants at least 128 bits).
-  const state = client.randomState();
-  const nonce = client.randomNonce();
-  const codeVerifier = client.randomPKCECodeVerifier();
-  const codeChallenge = await client.calculatePKCECodeChallenge(codeVerifier);
+  // 256-bit values from node:crypto's CSPRNG, as openid-client's helpers make them (idp/pkce.ts says why).
+  const state = randomValue();
+  const nonce = randomValue();
+  const codeVerifier = randomValue();
+  const codeChallenge = pkceS256Challenge(codeVerifier);
   const pending: PendingLogin = { nonce, codeVerifier, returnTo: request.returnTo, createdAt: nowSeconds(), issuer: config.issuer };
   if (telemetryEnabled()) pending.startedAt = Date.now();
   const extra: Record<string, string> = {};
