@@ -17,6 +17,7 @@ import { serializedUpdate } from '../session/serialized-update.js';
 import { type PendingLogin, addPendingLogin, sessionOf } from '../session/state.js';
 import { providerLabel, recordLoginStartFailure, telemetryEnabled } from '../telemetry.js';
 import type { Context } from './context.js';
+import { redirectNoStore } from './redirect.js';
 import { safeReturnTo } from './return-to.js';
 
 /** What a login started by the middleware itself (step-up, silent login) asks for beyond a plain login. @private */
@@ -98,8 +99,7 @@ async function redirectToIdp(ctx: Context, req: Request, res: Response, request:
     // Saved before the redirect: the callback may arrive at another instance before this response ends.
     await saveSession(req);
   });
-  res.set('Cache-Control', 'no-store');
-  res.redirect(302, url.href);
+  redirectNoStore(res, 302, url.href);
 }
 
 /** @private */
