@@ -74,6 +74,7 @@ if (opts.variant === 'openid-client') {
   app.get('/me', lib.requireAuth(), (req, res) => {
     res.json({ sub: req.user.sub, name: req.user.claims.name });
   });
+  if (opts.seed) mountSeed(app);
   // The refresh storm (storm.js) tells access tokens apart by a fingerprint: enough to compare, nothing to replay.
   app.get('/me/at', lib.requireAuth(), (req, res) => {
     res.json({ at: createHash('sha256').update(req.user.accessToken).digest('base64url').slice(0, 12) });
@@ -136,6 +137,33 @@ if (opts.variant === 'openid-client') {
       return;
     }
     res.json({ sub: user.sub, name: user.claims.name });
+  });
+}
+
+/**
+ * bench/scale.js: GET /seed/capture (logged in) keeps this session's contents as a template; each GET /seed then
+ * makes a new session with the template's contents (user id and token strings fresh, of the same lengths), written
+ * through the app's own session store when the response ends.
+ */
+function mountSeed(target) {
+  let template;
+  let n = 0;
+  const fresh = (v) => (typeof v === 'string' && v.length >= 16 ? b64(Math.ceil((v.length * 3) / 4)).slice(0, v.length) : v);
+  target.get('/seed/capture', lib.requireAuth(), (req, res) => {
+    template = JSON.parse(JSON.stringify(Object.fromEntries(Object.entries(req.session).filter(([k]) => k !== 'cookie'))));
+    res.json({ bytes: JSON.stringify(template).length });
+  });
+  target.get('/seed', (req, res) => {
+    const copy = structuredClone(template);
+    const user = copy.oauth?.user;
+    if (user) {
+      n++;
+      user.sub = `${user.sub}-${n}`;
+      for (const k of Object.keys(user.tokens)) user.tokens[k] = fresh(user.tokens[k]);
+      if (user.logoutToken) user.logoutToken = fresh(user.logoutToken);
+    }
+    Object.assign(req.session, copy);
+    res.status(204).end();
   });
 }
 
