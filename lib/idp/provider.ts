@@ -24,6 +24,7 @@ import type { ResolvedConfig } from '../config/schema.js';
 import { IdpUnavailableError, findCause } from '../errors.js';
 import { type IdpEndpoint, observeIdpCall } from '../telemetry.js';
 import { endpointKind } from './endpoints.js';
+import { serverMetadataOf } from './metadata.js';
 import { idpFetch } from './http.js';
 import { mtlsAgent } from './mtls.js';
 import { assertIdpSupports } from './support.js';
@@ -99,7 +100,7 @@ async function discover(config: ResolvedConfig): Promise<client.Configuration> {
   const auth = await clientAuthFor(config);
   let configuration: client.Configuration | undefined;
   // Until discovery has answered, the only call is discovery itself; then the metadata names the endpoints.
-  const endpoint = (url: string) => (configuration ? endpointKind(url, configuration.serverMetadata()) : 'discovery');
+  const endpoint = (url: string) => (configuration ? endpointKind(url, serverMetadataOf(configuration)) : 'discovery');
   try {
     configuration = await client.discovery(
       new URL(config.issuer),
