@@ -8,10 +8,12 @@
  * login, and the benchmark (bench/README.md) showed it as the largest part of a login's CPU above the plain
  * session work. Semantics kept: redirects are never followed (openid-client and jose ask for `redirect: 'manual'`),
  * the AbortSignal is honoured, TLS is verified with Node's defaults. With mutual TLS (idp/mtls.ts) the https
- * requests go through an agent that presents the client certificate.
+ * requests go through an agent that presents the client certificate. The response is an IdpResponse (response.ts),
+ * not undici's Response, which would copy the received bytes through a stream before json() parses them.
  */
 import http from 'node:http';
 import https from 'node:https';
+import { IdpResponse, asFetchResponse } from './response.js';
 
 /** Discovery documents, JWKS and token responses are a few KB; a response near this size is not one of them. */
 const MAX_RESPONSE_BYTES = 1024 * 1024;
@@ -94,7 +96,8 @@ export function idpFetch(input: string | URL, init: RequestInit = {}, httpsAgent
         }
         try {
           const payload = NULL_BODY.has(status) ? null : Buffer.concat(chunks);
-          finish(undefined, new Response(payload, { status, statusText: res.statusMessage ?? '', headers: responseHeaders(res.headers) }));
+          const init = { status, statusText: res.statusMessage ?? '', headers: responseHeaders(res.headers), url: url.href };
+          finish(undefined, asFetchResponse(new IdpResponse(payload, init)));
         } catch (err) {
           finish(err);
         }
