@@ -61,11 +61,9 @@ function timedFetch(config: ResolvedConfig, endpoint: (url: string) => IdpEndpoi
   const agent = mtlsAgent(config);
   return (url, options) =>
     observeIdpCall(() => endpoint(url), url, options as RequestInit, async (init) => {
-      const signal = init.signal
-        ? AbortSignal.any([init.signal, AbortSignal.timeout(config.httpTimeout)])
-        : AbortSignal.timeout(config.httpTimeout);
       try {
-        const response = await idpFetch(url, { ...init, signal }, agent);
+        // httpTimeout as idpFetch's own deadline; the caller's signal (openid-client's, jose's) still aborts.
+        const response = await idpFetch(url, init, agent, config.httpTimeout);
         rememberDpopNonce(url, response);
         return response;
       } catch (err) {
