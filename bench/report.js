@@ -5,6 +5,8 @@
  */
 const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
 const x = (n) => `${fmt(n, 2)}x`;
+/** "1.12x (rounds 0.95x-1.30x)": the median of the per-round ratios and their spread. */
+const spread = (c) => (c?.cpuRatioRange ? `${x(c.cpuRatio)} (rounds ${fmt(c.cpuRatioRange[0], 2)}x-${fmt(c.cpuRatioRange[1], 2)}x)` : x(c?.cpuRatio));
 const cmds = (d) => Object.entries(d).map(([k, v]) => `${k.toUpperCase()}×${v}`).join(' ');
 
 export const NAMES = {
@@ -47,23 +49,27 @@ function targets(report) {
   const login = get('login');
   if (login) {
     const b = login.baseline.cpuMicros;
-    judge(`full login app CPU <= 1.4x the baseline (${store})`, login.ours && x(login.ours.cpuRatio), login.ours?.cpuRatio <= 1.4,
-      `${fmt(login.ours?.cpuMicros)} vs ${fmt(b)} µs; the OAuth work measured alone (token request ${fmt(p?.tokenRequestIdpFetch)}, ID token signature ${fmt(p?.idTokenVerify)}, PKCE ${fmt(p?.pkceChallenge)}, random values ${fmt(p?.randomValues)} µs) is ${fmt(oauthParts)} µs, ${x(1 + oauthParts / b)} of the baseline's login by itself`);
+    judge(`full login app CPU <= 1.4x the baseline (${store})`, login.ours && spread(login.ours), login.ours?.cpuRatio <= 1.4,
+      `medians ${fmt(login.ours?.cpuMicros)} vs ${fmt(b)} µs; the OAuth work measured alone (token request ${fmt(p?.tokenRequestIdpFetch)}, ID token signature ${fmt(p?.idTokenVerify)}, PKCE ${fmt(p?.pkceChallenge)}, random values ${fmt(p?.randomValues)} µs) is ${fmt(oauthParts)} µs, ${x(1 + oauthParts / b)} of the baseline's login by itself`);
     const peers = report.settings.contestants.filter((v) => !['baseline', 'ours'].includes(v) && login[v]);
     const worst = peers.filter((v) => !(login[v].oursCpuRatio < 1));
     judge('full login app CPU below every peer', peers.map((v) => `ours / ${v} ${x(login[v].oursCpuRatio)}`).join(', '), peers.length > 0 && worst.length === 0,
       `not below ${worst.join(', ')}${worst.length ? ' (the peers do not verify the ID token signature; ours does)' : ''}`);
   }
+  const why = {
+    start: '; what ours does beyond the baseline: the oauthLogin router\'s route matching, the PKCE challenge and an authorization URL built by openid-client',
+    bounce: '; what ours does beyond the baseline: the oauthLogin router\'s route matching and requireAuth\'s Accept negotiation (redirect for browsers, 401 JSON for APIs); neither touches the store',
+  };
   for (const [scenario, what] of [['start', 'login start (302 to the IdP)'], ['bounce', 'unauthenticated bounce (302 to /login)']]) {
     const c = get(scenario);
     if (!c) continue;
-    judge(`${what} app CPU <= 1.0x the baseline`, c.ours && x(c.ours.cpuRatio), c.ours?.cpuRatio <= 1.0,
-      `${fmt(c.ours?.cpuMicros)} vs ${fmt(c.baseline.cpuMicros)} µs per request, ${fmt(c.ours?.cpuMicros - c.baseline.cpuMicros)} µs more`);
+    judge(`${what} app CPU <= 1.0x the baseline`, c.ours && spread(c.ours), c.ours?.cpuRatio <= 1.0,
+      `medians ${fmt(c.ours?.cpuMicros)} vs ${fmt(c.baseline.cpuMicros)} µs per request${why[scenario]}`);
   }
   const authed = get('authed');
   if (authed) {
-    judge('authenticated GET app CPU <= 0.9x the baseline', authed.ours && x(authed.ours.cpuRatio), authed.ours?.cpuRatio <= 0.9,
-      `${fmt(authed.ours?.cpuMicros)} vs ${fmt(authed.baseline.cpuMicros)} µs; ours sends ${fmt(authed.ours?.redisPerOp, 2)} Redis commands per request, the baseline ${fmt(authed.baseline.redisPerOp, 2)}`);
+    judge('authenticated GET app CPU <= 0.9x the baseline', authed.ours && spread(authed.ours), authed.ours?.cpuRatio <= 0.9,
+      `medians ${fmt(authed.ours?.cpuMicros)} vs ${fmt(authed.baseline.cpuMicros)} µs; ours sends ${fmt(authed.ours?.redisPerOp, 2)} Redis commands per request, the baseline ${fmt(authed.baseline.redisPerOp, 2)}`);
   }
   const t = report.trace.ours;
   if (t && store === 'redis') {
@@ -78,7 +84,8 @@ function targets(report) {
       'more than one grant, or failed requests');
     const ratio = s.p99 / s.refreshMs;
     judge('refresh storm p99 within 2x one refresh round trip', `p99 ${fmt(s.p99, 1)} ms vs ${fmt(s.refreshMs, 1)} ms for a lone request that refreshes, ${x(ratio)}`, ratio <= 2,
-      `the same ${s.requests} requests on a session that needs no refresh already take p99 ${fmt(s.controlP99, 1)} ms (${x(s.controlP99 / s.refreshMs)}): ${s.requests / s.instances} requests queue on each single-threaded instance`);
+      `the same ${s.requests} requests on a session that needs no refresh already take p99 ${fmt(s.controlP99, 1)} ms (${x(s.controlP99 / s.refreshMs)}): ` +
+        `${s.requests / s.instances} requests queue on each single-threaded instance; the refresh adds ${fmt(s.p99 - s.controlP99, 1)} ms to that p99 (${x((s.p99 - s.controlP99) / s.refreshMs)} one refresh round trip)`);
   }
   return ['| target | result |', '| --- | --- |', ...rows];
 }

@@ -159,6 +159,8 @@ async function main() {
             // Ratios within a round, then the median: slow drift of the machine cancels out within a round.
             throughputRatio: median(rounds.map((p) => p[v].perSecond / p.baseline.perSecond)),
             cpuRatio: median(rounds.map((p) => p[v].cpuMicros / p.baseline.cpuMicros)),
+            // The spread of the per-round ratios: on a shared machine it says how far one run can be trusted.
+            cpuRatioRange: [Math.min(...rounds.map((p) => p[v].cpuMicros / p.baseline.cpuMicros)), Math.max(...rounds.map((p) => p[v].cpuMicros / p.baseline.cpuMicros))],
             // Ours against this contestant, per round: "below every peer" is judged on these.
             oursCpuRatio: median(rounds.map((p) => (p.ours ? p.ours.cpuMicros / p[v].cpuMicros : NaN))),
           };
