@@ -11,13 +11,14 @@
  *
  * Configuration comes in BENCH_APP (JSON): { variant, store: 'memory' | 'redis', issuer, redisUrl, clientId, clientSecret }.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { RedisStore } from 'connect-redis';
 import express from 'express';
 import session from 'express-session';
 import { Redis } from 'ioredis';
 import * as lib from '../dist/index.js';
+import { mountEoc, mountOpenidClient, mountPassport } from './peers.js';
 
 const opts = JSON.parse(process.env.BENCH_APP ?? '{}');
 const SECRET = 'bench-session-secret-0123456789abcdef';
@@ -32,6 +33,7 @@ const redis = opts.store === 'redis' ? new Redis(opts.redisUrl, { enableAutoPipe
 const cookie = { httpOnly: true, sameSite: 'lax', maxAge: 24 * 3600 * 1000 };
 
 function sessionMiddleware() {
+  if (opts.variant === 'eoc') return { how: '', mw: undefined };
   if (opts.variant === 'ours' && typeof lib.oauthSession === 'function') {
     return { how: `oauthSession(${redis ? '{ redis }' : ''})`, mw: lib.oauthSession({ secret: SECRET, baseURL, ...(redis && { redis }), cookie: { name: COOKIE } }) };
   }
@@ -46,12 +48,19 @@ function sessionMiddleware() {
 const app = express();
 app.disable('x-powered-by');
 const { how, mw } = sessionMiddleware();
-app.use(mw);
+if (mw) app.use(mw);
+let peer = '';
 
 let users = 0;
 const b64 = (n) => randomBytes(n).toString('base64url');
 
-if (opts.variant === 'ours') {
+if (opts.variant === 'openid-client') {
+  peer = await mountOpenidClient(app, opts, baseURL);
+} else if (opts.variant === 'passport') {
+  peer = await mountPassport(app, opts, baseURL);
+} else if (opts.variant === 'eoc') {
+  peer = await mountEoc(app, opts, baseURL, SECRET);
+} else if (opts.variant === 'ours') {
   app.use(
     lib.oauthLogin({
       issuer: opts.issuer,
@@ -59,10 +68,16 @@ if (opts.variant === 'ours') {
       clientSecret: opts.clientSecret,
       baseURL,
       allowInsecureRequests: true,
+      ...(opts.refreshSkew !== undefined && { refreshSkew: opts.refreshSkew }),
     }),
   );
   app.get('/me', lib.requireAuth(), (req, res) => {
     res.json({ sub: req.user.sub, name: req.user.claims.name });
+  });
+  if (opts.seed) mountSeed(app);
+  // The refresh storm (storm.js) tells access tokens apart by a fingerprint: enough to compare, nothing to replay.
+  app.get('/me/at', lib.requireAuth(), (req, res) => {
+    res.json({ at: createHash('sha256').update(req.user.accessToken).digest('base64url').slice(0, 12) });
   });
 } else {
   app.get('/login', (req, res) => {
@@ -125,9 +140,40 @@ if (opts.variant === 'ours') {
   });
 }
 
+/**
+ * bench/scale.js: GET /seed/capture (logged in) keeps this session's contents as a template; each GET /seed then
+ * makes a new session with the template's contents (user id and token strings fresh, of the same lengths), written
+ * through the app's own session store when the response ends.
+ */
+function mountSeed(target) {
+  let template;
+  let n = 0;
+  const fresh = (v) => (typeof v === 'string' && v.length >= 16 ? b64(Math.ceil((v.length * 3) / 4)).slice(0, v.length) : v);
+  target.get('/seed/capture', lib.requireAuth(), (req, res) => {
+    template = JSON.parse(JSON.stringify(Object.fromEntries(Object.entries(req.session).filter(([k]) => k !== 'cookie'))));
+    res.json({ bytes: JSON.stringify(template).length });
+  });
+  target.get('/seed', (req, res) => {
+    const copy = structuredClone(template);
+    const user = copy.oauth?.user;
+    if (user) {
+      n++;
+      user.sub = `${user.sub}-${n}`;
+      for (const k of Object.keys(user.tokens)) user.tokens[k] = fresh(user.tokens[k]);
+      if (user.logoutToken) user.logoutToken = fresh(user.logoutToken);
+    }
+    Object.assign(req.session, copy);
+    res.status(204).end();
+  });
+}
+
 server.on('request', app);
 process.on('message', (msg) => {
   if (msg?.cmd === 'cpu') process.send?.({ cpu: process.cpuUsage(), mem: process.memoryUsage().rss });
+  if (msg?.cmd === 'heap') {
+    globalThis.gc?.();
+    process.send?.({ heap: process.memoryUsage().heapUsed });
+  }
 });
 process.on('disconnect', () => process.exit(0));
-process.send?.({ port, baseURL, session: how });
+process.send?.({ port, baseURL, session: [peer, how].filter(Boolean).join(', ') });

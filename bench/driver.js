@@ -6,7 +6,7 @@ import http from 'node:http';
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
-/** GET `url` with optional cookie; resolves status, Location, the first Set-Cookie pair and the body. */
+/** GET `url` with optional cookie; resolves status, Location, the first Set-Cookie pair, all of them and the body. */
 export function get(url, { cookie, accept = 'text/html' } = {}) {
   return new Promise((resolve, reject) => {
     const req = http.get(url, { agent, headers: { accept, ...(cookie && { cookie }) } }, (res) => {
@@ -15,7 +15,7 @@ export function get(url, { cookie, accept = 'text/html' } = {}) {
       res.on('data', (c) => (body += c));
       res.on('end', () => {
         const set = res.headers['set-cookie']?.[0];
-        resolve({ status: res.statusCode, location: res.headers.location, cookie: set?.split(';')[0], body });
+        resolve({ status: res.statusCode, location: res.headers.location, cookie: set?.split(';')[0], setCookies: res.headers['set-cookie'] ?? [], body });
       });
       res.on('error', reject);
     });
@@ -28,21 +28,40 @@ function expectStatus(step, res, status) {
 }
 
 /**
+ * A cookie jar for one host: Set-Cookie pairs by name, a cleared cookie (empty, Max-Age=0 or expired) removed.
+ * express-openid-connect keeps its pending login in a cookie of its own and may chunk its session cookie.
+ */
+function absorb(jar, setCookies) {
+  for (const line of setCookies) {
+    const [pair, ...attrs] = line.split(';');
+    const eq = pair.indexOf('=');
+    const name = pair.slice(0, eq).trim();
+    const value = pair.slice(eq + 1).trim();
+    const cleared = !value || attrs.some((a) => /^\s*max-age=0\s*$/i.test(a) || /^\s*expires=.*1970/i.test(a));
+    if (cleared) jar.delete(name);
+    else jar.set(name, value);
+  }
+  return [...jar].map(([k, v]) => `${k}=${v}`).join('; ') || undefined;
+}
+
+/**
  * One full login: GET /login → IdP /authorize → GET /callback → GET /me. Resolves the logged-in session cookie.
  * @param {string} base the app's base URL
  */
 export async function loginOnce(base) {
+  const jar = new Map();
   const login = await get(`${base}/login?returnTo=%2Fme`);
   expectStatus('/login', login, 302);
   const authorize = await get(login.location);
   expectStatus('/authorize', authorize, 302);
-  const callback = await get(authorize.location, { cookie: login.cookie });
+  const callback = await get(authorize.location, { cookie: absorb(jar, login.setCookies) });
   expectStatus('/callback', callback, 302);
-  if (!callback.cookie) throw new Error('/callback set no session cookie');
-  const me = await get(new URL(callback.location, base).href, { cookie: callback.cookie, accept: 'application/json' });
+  if (!callback.setCookies.length) throw new Error('/callback set no session cookie');
+  const cookie = absorb(jar, callback.setCookies);
+  const me = await get(new URL(callback.location, base).href, { cookie, accept: 'application/json' });
   expectStatus('/me', me, 200);
   if (!JSON.parse(me.body).sub) throw new Error('/me has no user');
-  return callback.cookie;
+  return cookie;
 }
 
 /** Runs full logins from `concurrency` workers for `durationMs`; resolves { ok, errors, ms, firstError }. */

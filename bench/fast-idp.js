@@ -12,13 +12,17 @@ import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 
 const CLIENT_ID = process.env.BENCH_CLIENT_ID ?? 'bench-client';
 const CLIENT_SECRET = process.env.BENCH_CLIENT_SECRET ?? 'bench-client-secret-0123456789abcdef0123456789abcdef';
+/** The refresh storm's client: its access tokens expire after STORM_EXPIRES_IN seconds. */
+const STORM_CLIENT_ID = `${CLIENT_ID}-storm`;
+const STORM_EXPIRES_IN = Number(process.env.BENCH_STORM_EXPIRES_IN ?? 2);
 
 /** RFC 6749 §2.3.1: client_secret_basic carries the form-urlencoded id and secret (openid-client encodes '-' too). */
-function basicAuthOk(header) {
-  if (!header?.startsWith('Basic ')) return false;
+function basicAuth(header) {
+  if (!header?.startsWith('Basic ')) return undefined;
   const [id = '', secret = ''] = Buffer.from(header.slice(6), 'base64').toString().split(':');
   const decode = (s) => decodeURIComponent(s.replace(/\+/g, ' '));
-  return decode(id) === CLIENT_ID && decode(secret) === CLIENT_SECRET;
+  const client = decode(id);
+  return (client === CLIENT_ID || client === STORM_CLIENT_ID) && decode(secret) === CLIENT_SECRET ? client : undefined;
 }
 
 /** Claims of a typical workforce user: what most IdPs put in an ID token with `openid profile email`. */
@@ -38,7 +42,33 @@ async function main() {
   const kid = randomBytes(8).toString('hex');
   const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' }] });
   const codes = new Map();
+  /** Refresh tokens in use (rotated at every grant: a second grant with the same one fails, as at strict IdPs). */
+  const refreshTokens = new Map();
+  const stats = { refreshGrants: 0, refreshRejected: 0, codeGrants: 0 };
   let users = 0;
+  const idTokenFor = (clientId, sub, n, extra) => {
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT({ ...profile(n), ...extra, auth_time: now })
+      .setProtectedHeader({ alg: 'RS256', kid, typ: 'JWT' })
+      .setIssuer(issuer)
+      .setAudience(clientId)
+      .setSubject(sub)
+      .setIssuedAt(now)
+      .setExpirationTime(now + 3600)
+      .sign(privateKey);
+  };
+  const tokenResponse = async (clientId, sub, n, extra) => {
+    const refreshToken = randomBytes(32).toString('base64url');
+    refreshTokens.set(refreshToken, { clientId, sub, n });
+    return JSON.stringify({
+      access_token: randomBytes(32).toString('base64url'),
+      token_type: 'Bearer',
+      expires_in: clientId === STORM_CLIENT_ID ? STORM_EXPIRES_IN : 3600,
+      refresh_token: refreshToken,
+      scope: 'openid profile email',
+      id_token: await idTokenFor(clientId, sub, n, extra),
+    });
+  };
 
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url ?? '/', issuer);
@@ -50,7 +80,7 @@ async function main() {
       codes.set(code, { nonce: q.get('nonce'), challenge: q.get('code_challenge'), redirectUri: q.get('redirect_uri'), at: Date.now() });
       const back = new URL(q.get('redirect_uri') ?? '');
       back.searchParams.set('code', code);
-      back.searchParams.set('state', q.get('state') ?? '');
+      if (q.has('state')) back.searchParams.set('state', q.get('state'));
       back.searchParams.set('iss', issuer);
       res.writeHead(302, { location: back.href, 'content-length': 0 });
       return res.end();
@@ -59,40 +89,28 @@ async function main() {
       let raw = '';
       for await (const chunk of req) raw += chunk;
       const body = new URLSearchParams(raw);
-      if (!basicAuthOk(req.headers.authorization)) return send(res, 401, '{"error":"invalid_client"}');
+      const clientId = basicAuth(req.headers.authorization);
+      if (!clientId) return send(res, 401, '{"error":"invalid_client"}');
+      if (body.get('grant_type') === 'refresh_token') {
+        const old = refreshTokens.get(body.get('refresh_token') ?? '');
+        refreshTokens.delete(body.get('refresh_token') ?? '');
+        if (!old || old.clientId !== clientId) {
+          stats.refreshRejected++;
+          return send(res, 400, '{"error":"invalid_grant"}');
+        }
+        stats.refreshGrants++;
+        return send(res, 200, await tokenResponse(clientId, old.sub, old.n, {}));
+      }
       const grant = codes.get(body.get('code') ?? '');
       codes.delete(body.get('code') ?? '');
       if (!grant || grant.redirectUri !== body.get('redirect_uri')) return send(res, 400, '{"error":"invalid_grant"}');
       if (createHash('sha256').update(body.get('code_verifier') ?? '').digest('base64url') !== grant.challenge) {
         return send(res, 400, '{"error":"invalid_grant","error_description":"PKCE"}');
       }
+      stats.codeGrants++;
       const n = ++users;
-      const now = Math.floor(Date.now() / 1000);
-      const idToken = await new SignJWT({
-        ...profile(n),
-        nonce: grant.nonce,
-        sid: randomBytes(12).toString('base64url'),
-        auth_time: now,
-      })
-        .setProtectedHeader({ alg: 'RS256', kid, typ: 'JWT' })
-        .setIssuer(issuer)
-        .setAudience(CLIENT_ID)
-        .setSubject(`bench-user-${n}`)
-        .setIssuedAt(now)
-        .setExpirationTime(now + 3600)
-        .sign(privateKey);
-      return send(
-        res,
-        200,
-        JSON.stringify({
-          access_token: randomBytes(32).toString('base64url'),
-          token_type: 'Bearer',
-          expires_in: 3600,
-          refresh_token: randomBytes(32).toString('base64url'),
-          scope: 'openid profile email',
-          id_token: idToken,
-        }),
-      );
+      const extra = { sid: randomBytes(12).toString('base64url'), ...(grant.nonce && { nonce: grant.nonce }) };
+      return send(res, 200, await tokenResponse(clientId, `bench-user-${n}`, n, extra));
     }
     send(res, 404, '{"error":"not_found"}');
   });
@@ -109,6 +127,7 @@ async function main() {
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: ['RS256'],
     token_endpoint_auth_methods_supported: ['client_secret_basic'],
+    grant_types_supported: ['authorization_code', 'refresh_token'],
     code_challenge_methods_supported: ['S256'],
     authorization_response_iss_parameter_supported: true,
   });
@@ -120,6 +139,7 @@ async function main() {
 
   process.on('message', (msg) => {
     if (msg?.cmd === 'cpu') process.send?.({ cpu: process.cpuUsage() });
+    if (msg?.cmd === 'stats') process.send?.({ stats });
   });
   process.on('disconnect', () => process.exit(0));
   process.send?.({ port, issuer });

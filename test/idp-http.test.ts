@@ -79,3 +79,16 @@ test('an aborted signal rejects with its reason, at once', async () => {
   const aborted = AbortSignal.abort(new Error('stop'));
   await expect(idpFetch(`${server.url}/json`, { signal: aborted })).rejects.toThrow('stop');
 });
+
+test('its own deadline (timeoutMs) rejects with a TimeoutError like AbortSignal.timeout, and the signal still aborts first', async () => {
+  const started = Date.now();
+  const err = await idpFetch(`${server.url}/slow`, {}, undefined, 100).catch((e: unknown) => e);
+  expect((err as Error).name).toBe('TimeoutError');
+  expect(Date.now() - started).toBeLessThan(1000);
+  const stopped = await idpFetch(`${server.url}/slow`, { signal: AbortSignal.abort(new Error('stop')) }, undefined, 5000).catch((e: unknown) => e);
+  expect((stopped as Error).message).toBe('stop');
+  // A fast answer within the deadline is an ordinary response.
+  const res = await idpFetch(`${server.url}/json`, { method: 'POST', body: 'x' }, undefined, 5000);
+  expect(res.status).toBe(201);
+  expect(await res.json()).toEqual({ ok: true });
+});

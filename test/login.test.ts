@@ -37,6 +37,9 @@ test('GET /login answers 302 to the authorization endpoint with every required p
   expect(Buffer.from(q.get('nonce')!, 'base64url').length).toBeGreaterThanOrEqual(16);
   expect(q.get('state')).not.toBe(q.get('nonce'));
   expect(res.headers.get('cache-control')).toBe('no-store');
+  // A bodiless redirect (routes/redirect.ts): the browser follows Location and never shows a body.
+  expect(res.headers.get('content-length')).toBe('0');
+  expect(res.body).toBe('');
 });
 
 test('state, nonce and challenge are fresh on every login', async () => {

@@ -47,6 +47,17 @@ test('a browser GET without a login is redirected to /login with returnTo', asyn
   expect(res.status).toBe(302);
   expect(res.location).toBe(`${app.url}/login?returnTo=%2Fprofile%3Fx%3D1`);
   expect(res.headers.get('cache-control')).toBe('no-store');
+  expect(res.headers.get('content-length')).toBe('0');
+  expect(res.body).toBe('');
+});
+
+test('the bounce keeps an awkward returnTo intact and encoded in Location', async () => {
+  const res = await new Browser().request(`${app.url}/profile?u=%E2%9C%93&q=a%20b&r=%2F%2Fevil#frag`);
+  expect(res.status).toBe(302);
+  const location = new URL(res.location!);
+  expect(location.pathname).toBe('/login');
+  expect(location.searchParams.get('returnTo')).toBe('/profile?u=%E2%9C%93&q=a%20b&r=%2F%2Fevil');
+  expect(res.headers.get('location')).toMatch(/^[\x21-\x7e]+$/);
 });
 
 test('an API request without a login gets 401 JSON, never a redirect', async () => {

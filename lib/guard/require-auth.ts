@@ -11,6 +11,7 @@ import { nowSeconds } from '../clock.js';
 import { ConfigError, ForbiddenError, StepUpRequiredError, UnauthenticatedError, passError } from '../errors.js';
 import { contextOf } from '../routes/context.js';
 import { type LoginRequest, startLogin } from '../routes/login.js';
+import { redirectNoStore } from '../routes/redirect.js';
 import { safeReturnTo } from '../routes/return-to.js';
 import type { StoredUser } from '../session/state.js';
 import type { AuthenticatedUser } from '../types.js';
@@ -98,8 +99,7 @@ export function requireAuth(options: RequireAuthOptions = {}): RequestHandler {
       const user = await currentUser(req);
       if (!user) {
         if (mode === 'auto' && wantsRedirect(req)) {
-          res.set('Cache-Control', 'no-store');
-          res.redirect(302, `${ctx.config.loginPath}?returnTo=${encodeURIComponent(req.originalUrl)}`);
+          redirectNoStore(res, 302, `${ctx.config.loginPath}?returnTo=${encodeURIComponent(req.originalUrl)}`);
           return;
         }
         passError(req, next, new UnauthenticatedError());

@@ -12,6 +12,7 @@ import * as client from 'openid-client';
 import type { ResolvedConfig } from '../config/schema.js';
 import { IdpError, IdpUnavailableError, findCause } from '../errors.js';
 import { clientSigningKey } from './client-auth.js';
+import { serverMetadataOf } from './metadata.js';
 import { usesPar } from './support.js';
 
 function clean(text: unknown): string {
@@ -46,7 +47,7 @@ export async function authorizationUrl(
   params: Record<string, string>,
   dpop?: client.DPoPHandle,
 ): Promise<URL> {
-  const pushed = usesPar(config, configuration.serverMetadata());
+  const pushed = usesPar(config, serverMetadataOf(configuration));
   if (config.requestObject) {
     const signed = await client.buildAuthorizationUrlWithJAR(configuration, params, await clientSigningKey(config.clientKey!));
     if (!pushed) return signed;

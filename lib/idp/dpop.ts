@@ -12,6 +12,7 @@ import type { ResolvedConfig } from '../config/schema.js';
 import { IdpUnavailableError } from '../errors.js';
 import type { StoredDpopKey } from '../types.js';
 import { withRememberedNonce } from './dpop-nonces.js';
+import { serverMetadataOf } from './metadata.js';
 
 /** Every handle's proofs carry the nonce their server sent last. */
 const HANDLE_OPTIONS: client.ModifyAssertionOptions = { [client.modifyAssertion]: withRememberedNonce };
@@ -21,7 +22,7 @@ const PREFERRED_ALGS = ['ES256', 'Ed25519', 'EdDSA', 'PS256', 'RS256'];
 
 /** Creates a fresh key pair for one login, in an algorithm the IdP accepts. @private */
 export async function newDpopKey(configuration: client.Configuration): Promise<{ stored: StoredDpopKey; handle: client.DPoPHandle }> {
-  const supported = configuration.serverMetadata().dpop_signing_alg_values_supported ?? [];
+  const supported = serverMetadataOf(configuration).dpop_signing_alg_values_supported ?? [];
   const alg = PREFERRED_ALGS.find((a) => supported.includes(a)) ?? 'ES256';
   // Extractable only so the pair can be kept in the session store; it never leaves the server.
   const keyPair = await client.randomDPoPKeyPair(alg, { extractable: true });

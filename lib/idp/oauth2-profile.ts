@@ -11,6 +11,7 @@ import type { ResolvedConfig } from '../config/schema.js';
 import { IdpUnavailableError, OAuthLoginError, ProfileError, findCause } from '../errors.js';
 import type { StoredDpopKey } from '../types.js';
 import { dpopOptions } from './dpop.js';
+import { serverMetadataOf } from './metadata.js';
 import type { Provider } from './provider.js';
 
 /** The identity of an OAuth 2.0 login: the subject (a string) and the claims to keep (with `sub`). @private */
@@ -117,7 +118,7 @@ export async function oauth2Identity(
     return { sub, claims: { ...result.claims, sub } };
   }
   // server-metadata.ts checked at discovery that one of the two exists.
-  const url = profile?.url ?? configuration.serverMetadata().userinfo_endpoint!;
+  const url = profile?.url ?? serverMetadataOf(configuration).userinfo_endpoint!;
   const subClaim = profile?.subClaim ?? 'sub';
   const claims = await fetchProfile(configuration, url, tokens.access_token, dpop);
   const sub = subjectOf(claims[subClaim]);

@@ -24,6 +24,7 @@ import type { ResolvedConfig } from '../config/schema.js';
 import { IdpUnavailableError, findCause } from '../errors.js';
 import { type IdpEndpoint, observeIdpCall } from '../telemetry.js';
 import { endpointKind } from './endpoints.js';
+import { serverMetadataOf } from './metadata.js';
 import { idpFetch } from './http.js';
 import { mtlsAgent } from './mtls.js';
 import { assertProfileSource, configurationFromServer } from './server-metadata.js';
@@ -62,11 +63,9 @@ function timedFetch(config: ResolvedConfig, endpoint: (url: string) => IdpEndpoi
   const agent = mtlsAgent(config);
   return (url, options) =>
     observeIdpCall(() => endpoint(url), url, options as RequestInit, async (init) => {
-      const signal = init.signal
-        ? AbortSignal.any([init.signal, AbortSignal.timeout(config.httpTimeout)])
-        : AbortSignal.timeout(config.httpTimeout);
       try {
-        const response = await idpFetch(url, { ...init, signal }, agent);
+        // httpTimeout as idpFetch's own deadline; the caller's signal (openid-client's, jose's) still aborts.
+        const response = await idpFetch(url, init, agent, config.httpTimeout);
         rememberDpopNonce(url, response);
         return endpoint(url) === 'token' ? await tokenErrorWithStatus(response) : response;
       } catch (err) {
@@ -101,7 +100,7 @@ async function discover(config: ResolvedConfig): Promise<client.Configuration> {
   const auth = await clientAuthFor(config);
   let configuration: client.Configuration | undefined;
   // Until discovery has answered, the only call is discovery itself; then the metadata names the endpoints.
-  const endpoint = (url: string) => (configuration ? endpointKind(url, configuration.serverMetadata()) : 'discovery');
+  const endpoint = (url: string) => (configuration ? endpointKind(url, serverMetadataOf(configuration)) : 'discovery');
   const fetch = timedFetch(config, endpoint);
   const timeout = Math.ceil(config.httpTimeout / 1000) + 1;
   try {

@@ -15,6 +15,7 @@ import type { ResolvedConfig } from '../config/schema.js';
 import { IdpUnavailableError, RevocationError, findCause } from '../errors.js';
 import type { StoredTokens } from '../types.js';
 import type { Provider } from './provider.js';
+import { isFetchResponse } from './response.js';
 
 /** What revocation needs from an `oauthLogin()` instance (its routes' context fits). @private */
 export interface RevocationContext {
@@ -47,7 +48,7 @@ function revocable(tokens: StoredTokens): Array<[RevokedKind, string]> {
 
 /** The HTTP response an openid-client error carries (an unexpected status keeps it as its cause), if any. */
 function responseIn(err: unknown): Response | undefined {
-  for (let e = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) if (e instanceof Response) return e;
+  for (let e = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) if (isFetchResponse(e)) return e;
   return undefined;
 }
 

@@ -9,7 +9,7 @@ import { IdpUnavailableError } from '../errors.js';
 import { clientSecurityProblems } from './support-security.js';
 
 /** True when authorization requests go through PAR: configured, or required by the IdP (RFC 9126 §5). @private */
-export function usesPar(config: ResolvedConfig, metadata: client.ServerMetadata): boolean {
+export function usesPar(config: ResolvedConfig, metadata: Readonly<client.ServerMetadata>): boolean {
   return config.pushedAuthorizationRequests || metadata.require_pushed_authorization_requests === true;
 }
 

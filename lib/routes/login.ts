@@ -5,17 +5,19 @@
  * RFC 9700 §4.4).
  */
 import type { Request, RequestHandler, Response } from 'express';
-import * as client from 'openid-client';
+import type * as client from 'openid-client';
 import { nowSeconds } from '../clock.js';
 import { passError } from '../errors.js';
 import { authorizationUrl } from '../idp/authorization-request.js';
 import { newDpopKey } from '../idp/dpop.js';
+import { pkceS256Challenge, randomValue } from '../idp/pkce.js';
 import { warnAboutCookie } from '../session/cookie.js';
 import { saveSession } from '../session/persistence.js';
 import { serializedUpdate } from '../session/serialized-update.js';
 import { type PendingLogin, addPendingLogin, sessionOf } from '../session/state.js';
 import { providerLabel, recordLoginStartFailure, telemetryEnabled } from '../telemetry.js';
 import type { Context } from './context.js';
+import { redirectNoStore } from './redirect.js';
 import { safeReturnTo } from './return-to.js';
 
 /** What a login started by the middleware itself (step-up, silent login) asks for beyond a plain login. @private */
@@ -49,12 +51,12 @@ async function redirectToIdp(ctx: Context, req: Request, res: Response, request:
   const session = sessionOf(req);
   warnAboutCookie(session, config.secureCookies);
   const configuration = await ctx.provider.get();
-  // 256-bit values from openid-client's CSPRNG helpers (RFC 9700 §2.1 wants at least 128 bits).
-  const state = client.randomState();
+  // 256-bit values from node:crypto's CSPRNG, as openid-client's helpers make them (idp/pkce.ts says why).
+  const state = randomValue();
   // A nonce binds an ID token to this login (OIDC Core §3.1.2.1); plain OAuth 2.0 has none to bind.
-  const nonce = config.protocol === 'oidc' ? client.randomNonce() : undefined;
-  const codeVerifier = client.randomPKCECodeVerifier();
-  const codeChallenge = await client.calculatePKCECodeChallenge(codeVerifier);
+  const nonce = config.protocol === 'oidc' ? randomValue() : undefined;
+  const codeVerifier = randomValue();
+  const codeChallenge = pkceS256Challenge(codeVerifier);
   const pending: PendingLogin = { ...(nonce !== undefined && { nonce }), codeVerifier, returnTo: request.returnTo, createdAt: nowSeconds(), issuer: config.issuer };
   if (telemetryEnabled()) pending.startedAt = Date.now();
   const extra: Record<string, string> = {};
@@ -98,8 +100,7 @@ async function redirectToIdp(ctx: Context, req: Request, res: Response, request:
     // Saved before the redirect: the callback may arrive at another instance before this response ends.
     await saveSession(req);
   });
-  res.set('Cache-Control', 'no-store');
-  res.redirect(302, url.href);
+  redirectNoStore(res, 302, url.href);
 }
 
 /** @private */
