@@ -9,6 +9,7 @@
 import type { Request } from 'express';
 import type { ResolvedConfig } from '../config/schema.js';
 import { type RedisClient, coordinationClient, coordinationKey, redisCall } from './redis.js';
+import { indexEntryOf } from './sealed-store.js';
 import type { StoredUser } from './state.js';
 
 /** An index from keys (IdP sid, user sub) to session ids, plus a replay memory. @private */
@@ -132,16 +133,20 @@ export function indexKeys(issuer: string, sub: string | undefined, sid: string |
   };
 }
 
-/** Records a new login's session id for back-channel logout (only when `backchannelLogout` is on). @private */
+/**
+ * Records a new login for back-channel logout under its index entry (sealed-store.ts: the store key, a hash of the
+ * session id, on a sealed store; never the id itself there) (only when `backchannelLogout` is on).
+ * @private
+ */
 export async function indexSession(config: ResolvedConfig, req: Request, user: StoredUser, sessionId: string): Promise<void> {
   if (!config.backchannelLogout) return;
   const keys = indexKeys(config.issuer, user.sub, user.sid);
-  await sessionIndexFor(config, req).add(Object.values(keys), sessionId, config.absoluteTimeout);
+  await sessionIndexFor(config, req).add(Object.values(keys), indexEntryOf(req, sessionId), config.absoluteTimeout);
 }
 
 /** Forgets a session that ended through the logout route. @private */
 export async function unindexSession(config: ResolvedConfig, req: Request, user: StoredUser, sessionId: string): Promise<void> {
   if (!config.backchannelLogout) return;
   const keys = indexKeys(config.issuer, user.sub, user.sid);
-  await sessionIndexFor(config, req).remove(Object.values(keys), sessionId);
+  await sessionIndexFor(config, req).remove(Object.values(keys), indexEntryOf(req, sessionId));
 }
