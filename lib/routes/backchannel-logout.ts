@@ -12,7 +12,7 @@ import { LogoutTokenError, OAuthLoginError, SessionStoreError } from '../errors.
 import { emit, emitError } from '../events.js';
 import { type LogoutToken, MAX_AGE_WITHOUT_EXP, isObject, validateLogoutToken } from '../idp/logout-token.js';
 import { endSessionByIndexEntry } from '../session/sealed-store.js';
-import { indexKeys, sessionIndexFor } from '../session/sid-index.js';
+import { indexKeys, legacyIndexKeys, sessionIndexFor } from '../session/sid-index.js';
 import { isVersionedStore } from '../session/versioned-store.js';
 import { providerLabel, recordBackchannelLogout } from '../telemetry.js';
 import type { Context } from './context.js';
@@ -30,16 +30,20 @@ function destroyInStore(req: Request, entry: string): Promise<void> {
 /** Ends every session of this app the token names; returns how many. */
 async function endSessions(ctx: Context, req: Request, token: LogoutToken): Promise<number> {
   const index = sessionIndexFor(ctx.config, req);
-  const keys = indexKeys(ctx.config.issuer, token.sub, token.sid);
-  // §2.7: a sid names one IdP session; with a sub as well, only that user's sessions in it. A sub alone: all of them.
-  let ids = await index.members((keys.sid ?? keys.sub)!);
-  if (keys.sid && keys.sub) {
-    const ofUser = new Set(await index.members(keys.sub));
-    ids = ids.filter((id) => ofUser.has(id));
-  }
-  for (const id of ids) {
-    await destroyInStore(req, id);
-    await index.remove(Object.values(keys), id);
+  const ids: string[] = [];
+  // The index keys in clear of logins made before they were hashed, until those sessions have all expired.
+  for (const keys of [indexKeys(ctx.config.issuer, token.sub, token.sid), legacyIndexKeys(ctx.config.issuer, token.sub, token.sid)]) {
+    // §2.7: a sid names one IdP session; with a sub as well, only that user's sessions in it. A sub alone: all of them.
+    let found = await index.members((keys.sid ?? keys.sub)!);
+    if (keys.sid && keys.sub) {
+      const ofUser = new Set(await index.members(keys.sub));
+      found = found.filter((id) => ofUser.has(id));
+    }
+    for (const id of found) {
+      await destroyInStore(req, id);
+      await index.remove(Object.values(keys), id);
+    }
+    ids.push(...found);
   }
   // oauthSession()'s stores leave tombstones: no request in flight can write an ended session back.
   if (ids.length && !isVersionedStore(req.sessionStore)) destroyAgainLater(ctx, req.sessionStore, ids);

@@ -6,6 +6,7 @@
  * sets with a TTL (shared by every instance). Entries live as long as a session can (absoluteTimeout); destroying
  * an id whose session already ended is harmless, so stale entries cost nothing but a few bytes until they expire.
  */
+import { createHash } from 'node:crypto';
 import type { Request } from 'express';
 import type { ResolvedConfig } from '../config/schema.js';
 import { type RedisClient, coordinationClient, coordinationKey, redisCall } from './redis.js';
@@ -125,8 +126,27 @@ export function sessionIndexFor(config: ResolvedConfig, req: Request): SessionIn
   return memory;
 }
 
-/** The index keys of a user: their IdP session (`sid`) and their subject (`sub`), both scoped to the issuer. @private */
+/** A hash that names an index key without saying whose it is (a dump of Redis shows no subject or IdP session). */
+const hashed = (value: string): string => createHash('sha256').update(value).digest('base64url');
+
+/**
+ * The index keys of a user: their IdP session (`sid`) and their subject (`sub`), both scoped to the issuer, and
+ * hashed, so the index holds no claim in clear.
+ * @private
+ */
 export function indexKeys(issuer: string, sub: string | undefined, sid: string | undefined): { sub?: string; sid?: string } {
+  return {
+    ...(sub !== undefined && { sub: `sub:${hashed(`${issuer}|${sub}`)}` }),
+    ...(sid !== undefined && { sid: `sid:${hashed(`${issuer}|${sid}`)}` }),
+  };
+}
+
+/**
+ * The index keys in clear that releases before hashing wrote: looked up by back-channel logout until the sessions
+ * indexed under them have expired (absoluteTimeout after the upgrade). @deprecated remove in the next major.
+ * @private
+ */
+export function legacyIndexKeys(issuer: string, sub: string | undefined, sid: string | undefined): { sub?: string; sid?: string } {
   return {
     ...(sub !== undefined && { sub: `sub:${issuer}|${sub}` }),
     ...(sid !== undefined && { sid: `sid:${issuer}|${sid}` }),
