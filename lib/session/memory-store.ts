@@ -38,12 +38,38 @@ function tier(max: number, maxSize: number): Tier {
   return new LRUCache<string, string>({ max, maxSize, sizeCalculation: (value, key) => value.length + key.length });
 }
 
-function memoryBackend(bounds: MemoryBounds): EntryBackend {
+/** What the in-process store holds right now (expired entries purged first): for diagnostics and tests. @public */
+export interface MemoryStoreStats {
+  /** Logged-in sessions, and their size in bytes. */
+  sessions: number;
+  bytes: number;
+  /** Anonymous sessions (pending logins, app data without a login), and their size in bytes. */
+  anonymousSessions: number;
+  anonymousBytes: number;
+  /** The longest time an anonymous session has left, in seconds (0 without any). */
+  anonymousTtlMax: number;
+  tombstones: number;
+}
+
+function memoryBackend(bounds: MemoryBounds): { backend: EntryBackend; stats: () => MemoryStoreStats } {
   const users = tier(bounds.maxSessions, bounds.maxBytes);
   const anonymous = tier(bounds.maxAnonymousSessions, bounds.maxAnonymousBytes);
   const tombstones = new LRUCache<string, true>({ max: bounds.maxSessions + bounds.maxAnonymousSessions });
   const stored = (key: string): string | undefined => users.get(key) ?? anonymous.get(key);
-  return {
+  const stats = (): MemoryStoreStats => {
+    for (const t of [users, anonymous]) t.purgeStale();
+    tombstones.purgeStale();
+    const ttls = [...anonymous.keys()].map((k) => anonymous.getRemainingTTL(k));
+    return {
+      sessions: users.size,
+      bytes: users.calculatedSize,
+      anonymousSessions: anonymous.size,
+      anonymousBytes: anonymous.calculatedSize,
+      anonymousTtlMax: Math.ceil(Math.max(0, ...ttls) / 1000),
+      tombstones: tombstones.size,
+    };
+  };
+  const backend: EntryBackend = {
     read: async (key) => (tombstones.has(key) ? TOMBSTONE : stored(key)),
     compareAndSet: async (key, expected, value, ttlMs, loggedIn): Promise<CasResult> => {
       if (tombstones.has(key)) return { ended: true };
@@ -68,6 +94,7 @@ function memoryBackend(bounds: MemoryBounds): EntryBackend {
       tombstones.set(key, true, { ttl: left > 0 && Number.isFinite(left) ? left : fallbackMs });
     },
   };
+  return { backend, stats };
 }
 
 type Callback<T> = (err?: unknown, data?: T) => void;
@@ -75,13 +102,17 @@ type Callback<T> = (err?: unknown, data?: T) => void;
 /** express-session's Store over lru-cache, versioned and sealed; oauthSession() without Redis builds it. @private */
 export class BoundedMemoryStore extends session.Store implements VersionedStore {
   readonly versioned: VersionedSessions;
+  /** What the store holds right now, against its bounds. */
+  readonly stats: () => MemoryStoreStats;
   // Idle time is tracked in the session itself (seenAt, written at most once a minute): no per-request touch.
   declare touch: undefined;
 
   constructor(options: MemoryStoreOptions) {
     super();
     Object.defineProperty(this, 'touch', { value: undefined });
-    this.versioned = new VersionedSessions(memoryBackend(options), JSON, options.ttl, options.maxLifetime);
+    const { backend, stats } = memoryBackend(options);
+    this.stats = stats;
+    this.versioned = new VersionedSessions(backend, JSON, options.ttl, options.maxLifetime);
   }
 
   #run<T>(operation: StoreOperation, call: () => Promise<T>, cb: Callback<T> | undefined): void {
