@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { Browser, formAction, hiddenInputs } from './helpers/browser.js';
 import { login } from './helpers/flow.js';
 import { CLIENT_ID, type TestIdp, startTestIdp } from './helpers/idp.js';
-import { sessionIdFromCookie, startInstance } from './helpers/instances.js';
+import { monitorRedis, sessionIdFromCookie, startInstance } from './helpers/instances.js';
 import { postLogout } from './helpers/logout.js';
 import { type RedisServer, startRedis } from './helpers/redis.js';
 import { readStored, redisKeyOf, writeStored } from './helpers/sealed.js';
@@ -188,4 +188,24 @@ describe.each([
     expect((await me(browser, a.url)).status).toBe(200);
     expect((await me(browser, b.url)).status).toBe(200);
   });
+});
+
+test('a login costs one Redis command more than before versioning (the claim), and the first page one GET', async () => {
+  const browser = new Browser();
+  await browser.request(`${a.url}/login`); // discovery warm-up, not counted
+  const fresh = new Browser();
+  const monitor = await monitorRedis(redis.url);
+  try {
+    const { final } = await login(fresh, a.url, { returnTo: '/api/me' });
+    expect(final.status).toBe(200);
+    await new Promise((r) => setTimeout(r, 100)); // MONITOR output arrives asynchronously
+    // What the app sent (MONITOR also lists the commands a script runs, in the script's upper case), less the
+    // back-channel index (a MULTI of SADD + EXPIRE per key, unchanged).
+    const sent = monitor.commands.filter((c) => c[0] === c[0]!.toLowerCase());
+    const session = sent.filter((c) => !['multi', 'sadd', 'expire', 'exec'].includes(c[0]!));
+    // /login: CAS; callback: GET, CAS (claim), EVAL (tombstone of the pre-login session), CAS (new session); page: GET.
+    expect(session.map((c) => c[0])).toEqual(['eval', 'get', 'eval', 'eval', 'eval', 'get']);
+  } finally {
+    await monitor.stop();
+  }
 });
