@@ -111,6 +111,13 @@ export class VersionedRedisStore extends RedisStore implements VersionedStore {
     return redisCall(this.#timeout, () => this.versioned.destroyByStoreKey(storeKey));
   }
 
+  /** Sealed sessions open only with their own id: the store cannot list their contents. */
+  override all(cb?: Callback<SessionData[]>): Promise<unknown> {
+    const err = new Error('oauthSession() seals sessions at rest: their contents cannot be listed (all())');
+    if (cb) return Promise.resolve(cb(err));
+    return Promise.reject(err);
+  }
+
   override createSession(req: Request, data: SessionData): Session & SessionData {
     const session = super.createSession(req, data);
     this.versioned.adopt(data, session);

@@ -64,7 +64,10 @@ function createClient(url: string, timeout: number): RedisClient {
 function ttlFor(fallback: number): (record: SessionRecord, req: Request | undefined) => number {
   return (record, req) => {
     const config = req && boundConfig(req);
-    return (config && sessionLifetime(record, config)) ?? fallback;
+    if (!config) return fallback;
+    // Nothing left but the middleware's empty state (a pending login was claimed): as short-lived as a login.
+    const empty = Object.keys(record).every((k) => k === 'cookie' || k === 'oauth') && Object.keys(record.oauth ?? {}).length === 0;
+    return sessionLifetime(record, config) ?? (empty ? config.loginTimeout : fallback);
   };
 }
 
