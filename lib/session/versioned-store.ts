@@ -75,11 +75,12 @@ export class VersionedSessions {
 
   /** Loads a session: one store call (two for a session stored before sealing, once). */
   async get(sessionId: string): Promise<SessionData | null> {
-    const value = await this.backend.read(storeKeyOf(sessionId));
+    const key = storeKeyOf(sessionId);
+    const value = await this.backend.read(key);
     if (value === undefined) return this.#upgrade(sessionId);
     const entry = parseEntry(value);
     if (!entry || 'ended' in entry || !isSealed(entry.payload)) return null;
-    const text = unseal(entry.payload, sessionId);
+    const text = unseal(entry.payload, sessionId, key);
     if (text === undefined) return null;
     const data = await this.serializer.parse(text);
     fresh.set(data, { revision: entry.revision, base: text, lostClaims: [], ended: false });
@@ -127,7 +128,7 @@ export class VersionedSessions {
         loaded.set(session, { ...known, ended: true });
         return;
       }
-      const entry = formatEntry(revision + 1, seal(text, sessionId));
+      const entry = formatEntry(revision + 1, seal(text, sessionId, key));
       const result = await this.backend.compareAndSet(key, revision, entry, ttl * 1000, Boolean(record.oauth?.user));
       if ('written' in result) {
         if (record !== mine) applyInPlace(session, record);
@@ -135,7 +136,7 @@ export class VersionedSessions {
         return;
       }
       const current = 'current' in result ? parseEntry(result.current) : undefined;
-      const theirs = current && !('ended' in current) ? unseal(current.payload, sessionId) : undefined;
+      const theirs = current && !('ended' in current) ? unseal(current.payload, sessionId, key) : undefined;
       if (!current || 'ended' in current || theirs === undefined) {
         // Logged out (or back-channel logged out, or expired) while this request ran: its copy must not come back.
         loaded.set(session, { ...known, ended: true });
