@@ -38,7 +38,7 @@ function tier(max: number, maxSize: number): Tier {
   return new LRUCache<string, string>({ max, maxSize, sizeCalculation: (value, key) => value.length + key.length });
 }
 
-/** What the in-process store holds right now (expired entries purged first): for diagnostics and tests. @public */
+/** What the in-process store holds right now (expired entries purged first): for diagnostics and tests. @private */
 export interface MemoryStoreStats {
   /** Logged-in sessions, and their size in bytes. */
   sessions: number;

@@ -15,7 +15,7 @@ import { LRUCache } from 'lru-cache';
 /** What a destroyed session's key holds until the session could no longer have lived (versioned-store.ts). @private */
 export const TOMBSTONE = '~';
 
-/** The version tag of the sealed format: `s1.<iv>.<ciphertext>.<tag>`, base64url. */
+/** The version tag of the sealed format: `s1.` + base64url(IV (12 bytes) ‖ ciphertext ‖ tag (16 bytes)). */
 const SEALED = 's1.';
 
 /**
@@ -49,8 +49,8 @@ export function seal(plaintext: string, sessionId: string, storeKey = storeKeyOf
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', sealingKey(sessionId, storeKey), iv);
   cipher.setAAD(Buffer.from(storeKey));
-  const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-  return `${SEALED}${iv.toString('base64url')}.${body.toString('base64url')}.${cipher.getAuthTag().toString('base64url')}`;
+  const body = Buffer.concat([iv, cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+  return SEALED + body.toString('base64url');
 }
 
 /**
@@ -59,13 +59,14 @@ export function seal(plaintext: string, sessionId: string, storeKey = storeKeyOf
  * @private
  */
 export function unseal(sealed: string, sessionId: string, storeKey = storeKeyOf(sessionId)): string | undefined {
-  const [iv, body, tag] = sealed.slice(SEALED.length).split('.');
-  if (!sealed.startsWith(SEALED) || !iv || body === undefined || !tag) return undefined;
+  if (!sealed.startsWith(SEALED)) return undefined;
+  const bytes = Buffer.from(sealed.slice(SEALED.length), 'base64url');
+  if (bytes.length < 12 + 16) return undefined;
   try {
-    const decipher = createDecipheriv('aes-256-gcm', sealingKey(sessionId, storeKey), Buffer.from(iv, 'base64url'));
+    const decipher = createDecipheriv('aes-256-gcm', sealingKey(sessionId, storeKey), bytes.subarray(0, 12), { authTagLength: 16 });
     decipher.setAAD(Buffer.from(storeKey));
-    decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-    return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
+    decipher.setAuthTag(bytes.subarray(bytes.length - 16));
+    return Buffer.concat([decipher.update(bytes.subarray(12, bytes.length - 16)), decipher.final()]).toString('utf8');
   } catch {
     return undefined;
   }
