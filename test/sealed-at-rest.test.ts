@@ -21,6 +21,7 @@ let redis: RedisServer;
 let idp: TestIdp;
 let a: TestServer;
 let own: TestServer;
+let plain: TestServer;
 let raw: Redis;
 const inner = new session.MemoryStore();
 
@@ -28,8 +29,10 @@ beforeAll(async () => {
   redis = await startRedis();
   const a0 = await startServer();
   own = await startServer();
-  idp = await startTestIdp({ appBases: [a0.url, own.url], rotateRefreshTokens: true, backchannelLogoutUri: `${a0.url}/backchannel-logout` });
+  const p0 = await startServer();
+  idp = await startTestIdp({ appBases: [a0.url, own.url, p0.url], rotateRefreshTokens: true, backchannelLogoutUri: `${a0.url}/backchannel-logout` });
   a = await startInstance({ issuer: idp.issuer, redis: redis.url, server: a0, config: { backchannelLogout: true } });
+  plain = await startInstance({ issuer: idp.issuer, redis: redis.url, server: p0, session: { seal: false, prefix: 'plain:' } });
   buildApp({ server: own, issuer: idp.issuer, store: sealedStore(inner) });
   raw = new Redis(redis.url);
 });
@@ -37,6 +40,7 @@ afterAll(async () => {
   raw.disconnect();
   await a.close();
   await own.close();
+  await plain.close();
   await idp.close();
   await redis.close();
 });
@@ -112,4 +116,20 @@ test("sealedStore() seals an app's own express-session store: keys are hashes, v
   expect(Object.keys(stored)).not.toContain(sid);
   const dump = JSON.stringify(stored);
   for (const secret of [profile.accessToken, profile.refreshToken, profile.idToken, 'alice']) expect(dump).not.toContain(secret);
+});
+
+test('an unsealed entry planted under a session key is refused (no forged session), unless sealing is off', async () => {
+  const browser = new Browser();
+  await login(browser, a.url);
+  const sid = sidOf(browser);
+  const forged = { ...(await readStored(raw, sid))!, forged: true };
+  await raw.set(redisKeyOf(sid), `9.${JSON.stringify(forged)}`, 'KEEPTTL');
+  expect((await browser.request(`${a.url}/api/me`, json)).status).toBe(401);
+  // seal: false stores (and reads) the session in clear, still under the hashed key and versioned.
+  const open = new Browser();
+  await login(open, plain.url);
+  const value = (await raw.get(redisKeyOf(sidOf(open), 'plain:')))!;
+  expect(value).toMatch(/^1\.\{/);
+  expect(JSON.parse(value.slice(2)).oauth.user.sub).toBe('alice');
+  expect((await open.request(`${plain.url}/api/me`, json)).status).toBe(200);
 });

@@ -29,6 +29,8 @@ export interface MemoryStoreOptions extends MemoryBounds {
   ttl: (record: SessionRecord, req: Request | undefined) => number;
   /** The longest a session can live (s): the tombstone of an entry without a TTL. */
   maxLifetime: number;
+  /** Seal sessions at rest (default true). */
+  seal?: boolean;
 }
 
 type Tier = LRUCache<string, string>;
@@ -112,7 +114,7 @@ export class BoundedMemoryStore extends session.Store implements VersionedStore 
     Object.defineProperty(this, 'touch', { value: undefined });
     const { backend, stats } = memoryBackend(options);
     this.stats = stats;
-    this.versioned = new VersionedSessions(backend, JSON, options.ttl, options.maxLifetime);
+    this.versioned = new VersionedSessions(backend, JSON, options.ttl, options.maxLifetime, options.seal ?? true);
   }
 
   #run<T>(operation: StoreOperation, call: () => Promise<T>, cb: Callback<T> | undefined): void {

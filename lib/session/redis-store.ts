@@ -47,6 +47,8 @@ export interface VersionedRedisOptions {
   maxLifetime: number;
   /** Deadline for one Redis call (ms). */
   timeout: number;
+  /** Seal sessions at rest (default true). */
+  seal?: boolean;
 }
 
 /** connect-redis with versioned, sealed writes and tombstones; oauthSession({ redis }) builds it. @private */
@@ -75,7 +77,7 @@ export class VersionedRedisStore extends RedisStore implements VersionedStore {
         await client.del(prefix + sessionId);
       },
     };
-    this.versioned = new VersionedSessions(backend, this.serializer, options.ttl, options.maxLifetime);
+    this.versioned = new VersionedSessions(backend, this.serializer, options.ttl, options.maxLifetime, options.seal ?? true);
   }
 
   #bounded<T>(operation: StoreOperation, call: () => Promise<T>, cb?: Callback<T>): Promise<unknown> {

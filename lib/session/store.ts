@@ -80,11 +80,11 @@ function buildStore(o: ResolvedSessionOptions): { store?: Store; close: () => Pr
         { code: 'EXPRESS_OAUTH_LOGIN_MEMORYSTORE' },
       );
     }
-    const memory = new BoundedMemoryStore({ ...o.memory, ttl: ttlFor(o.ttl), maxLifetime: o.ttl });
+    const memory = new BoundedMemoryStore({ ...o.memory, ttl: ttlFor(o.ttl), maxLifetime: o.ttl, seal: o.seal });
     return { store: memory, close: async () => undefined };
   }
   const client = typeof o.redis === 'string' ? createClient(o.redis, o.storeTimeout) : o.redis;
-  const store = new VersionedRedisStore({ client, prefix: o.prefix, ttl: ttlFor(o.ttl), maxLifetime: o.ttl, timeout: o.storeTimeout });
+  const store = new VersionedRedisStore({ client, prefix: o.prefix, ttl: ttlFor(o.ttl), maxLifetime: o.ttl, timeout: o.storeTimeout, seal: o.seal });
   registerStoreClient(store, { client, timeout: o.storeTimeout });
   const created = typeof o.redis === 'string';
   return {
