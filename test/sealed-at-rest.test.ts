@@ -9,9 +9,9 @@ import session from 'express-session';
 import { Redis } from 'ioredis';
 import { sealedStore, storeKeyOf } from '../lib/index.js';
 import { buildApp } from './helpers/app.js';
-import { Browser } from './helpers/browser.js';
+import { Browser, formAction, hiddenInputs } from './helpers/browser.js';
 import { login } from './helpers/flow.js';
-import { type TestIdp, startTestIdp } from './helpers/idp.js';
+import { CLIENT_ID, type TestIdp, startTestIdp } from './helpers/idp.js';
 import { sessionIdFromCookie, startInstance } from './helpers/instances.js';
 import { type RedisServer, startRedis } from './helpers/redis.js';
 import { readStored, redisKeyOf } from './helpers/sealed.js';
@@ -132,4 +132,30 @@ test('an unsealed entry planted under a session key is refused (no forged sessio
   expect(value).toMatch(/^1\.\{/);
   expect(JSON.parse(value.slice(2)).oauth.user.sub).toBe('alice');
   expect((await open.request(`${plain.url}/api/me`, json)).status).toBe(200);
+});
+
+test('a back-channel logout still ends a session logged in and indexed before the upgrade (index keys in clear)', async () => {
+  const browser = new Browser();
+  await login(browser, a.url);
+  const sid = sidOf(browser);
+  const data = (await readStored(raw, sid))!;
+  const { sub, sid: idpSid } = data.oauth.user;
+  // As an earlier release left it: the session in clear under its id, the index in clear with the raw id.
+  await raw.del(redisKeyOf(sid));
+  await raw.set(`sess:${sid}`, JSON.stringify(data), 'EX', 600);
+  for (const key of await raw.keys(`eol:${CLIENT_ID}:bcl:s*`)) await raw.srem(key, storeKeyOf(sid));
+  await raw.sadd(`eol:${CLIENT_ID}:bcl:sub:${idp.issuer}|${sub}`, sid);
+  await raw.sadd(`eol:${CLIENT_ID}:bcl:sid:${idp.issuer}|${idpSid}`, sid);
+  const before = idp.events.filter((e) => e === 'backchannel.success').length;
+  const confirm = (await browser.navigate(`${idp.issuer}/session/end?client_id=${CLIENT_ID}`)).at(-1)!;
+  const form = hiddenInputs(confirm.body);
+  form.set('logout', 'yes');
+  await browser.navigate(formAction(confirm.body, confirm.url), { method: 'POST', body: form });
+  const until = Date.now() + 5000;
+  while (idp.events.filter((e) => e === 'backchannel.success').length === before && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  expect(idp.events.filter((e) => e === 'backchannel.success').length).toBe(before + 1);
+  expect((await browser.request(`${a.url}/api/me`, json)).status).toBe(401);
+  expect(await raw.get(redisKeyOf(sid))).toBe('~');
 });
