@@ -24,6 +24,7 @@ import { CLIENT_ID, CLIENT_SECRET, commandDelta, log, median, resultsDir, startC
 import { measurePieces } from './pieces.js';
 import { markdown } from './report.js';
 import { refreshStorm } from './storm.js';
+import { storeKeyOf } from '../dist/index.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
@@ -91,7 +92,8 @@ async function traceOne(app, redis) {
   const bounce = await commandDelta(redis);
   const sessionCookie = cookie.split('; ').find((c) => c.startsWith('app.sid=') || c.startsWith('connect.sid='));
   const sid = sessionCookie && decodeURIComponent(sessionCookie.split('=')[1]).slice(2).split('.')[0];
-  const [key] = sid ? await redis.keys(`*${sid}`) : [];
+  // Ours stores sealed sessions under storeKeyOf(id), the others under the id.
+  const [key] = sid ? [...(await redis.keys(`*${sid}`)), ...(await redis.keys(`*${storeKeyOf(sid)}`))] : [];
   const bytes = key ? await redis.strlen(key) : cookie.length;
   const memory = key ? await redis.call('MEMORY', 'USAGE', key) : undefined;
   return { login: login.delta, loginTotal: login.total, authed: authed.delta, authedTotal: authed.total, bounce: bounce.total, bytes, memory, inCookie: !key };
