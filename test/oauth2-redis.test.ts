@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { Browser } from './helpers/browser.js';
 import { startInstance } from './helpers/instances.js';
 import { type RedisServer, startRedis } from './helpers/redis.js';
+import { readStored, writeStored } from './helpers/sealed.js';
 import { type TestServer, startServer } from './helpers/servers.js';
 import { type OAuth2StandIn, OAUTH2_CLIENT_ID, OAUTH2_CLIENT_SECRET, startOAuth2StandIn } from './helpers/standins/oauth2.js';
 
@@ -45,13 +46,13 @@ test('login on A, callback on B, the user on both; the session lives in Redis an
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body).sub).toBe('ada-sub');
   }
-  const key = `sess:${sessionId(browser)}`;
-  const stored = JSON.parse((await raw.get(key))!);
+  const sid = sessionId(browser);
+  const stored = (await readStored(raw, sid))!;
   expect(stored.oauth.user.sub).toBe('ada-sub');
   expect(stored.oauth.user.tokens.idToken).toBeUndefined();
   // Expire the access token in Redis: A refreshes, B then uses A's new token without a grant of its own.
   stored.oauth.user.tokens.expiresAt = Math.floor(Date.now() / 1000) - 10;
-  await raw.set(key, JSON.stringify(stored), 'KEEPTTL');
+  await writeStored(raw, sid, stored);
   const before = as.grants.refresh_token ?? 0;
   const onA = JSON.parse((await browser.request(`${a.url}/api/me`, { headers: { accept: 'application/json' } })).body);
   const onB = JSON.parse((await browser.request(`${b.url}/api/me`, { headers: { accept: 'application/json' } })).body);
