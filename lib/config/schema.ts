@@ -14,6 +14,7 @@ import { PROFILES, applyProfileDefaults } from './profiles.js';
 import { PROVIDER_NAME, applyProviderDefaults } from './provider-names.js';
 import { type RedisClient, isRedisClient } from './redis-client.js';
 import { type SessionEndDerived, deriveSessionEnd, sessionEndIssues, sessionEndShape } from './session-end.js';
+import { tenantIssues, tenantShape } from './tenants.js';
 import { telemetryOptions } from './telemetry-options.js';
 
 /** Parameters the middleware owns: letting `authorizationParams` override them would undo a security check. */
@@ -126,6 +127,8 @@ const schema = z
     ...sessionEndShape,
     // Observability (README "Observability"): lib/config/telemetry-options.ts.
     ...telemetryOptions,
+    // Multi-tenant issuers (issue 13): lib/config/tenants.ts.
+    ...tenantShape,
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -158,7 +161,7 @@ const schema = z
     if (c.idTokenSigningAlgs.includes('none')) {
       ctx.addIssue({ code: 'custom', path: ['idTokenSigningAlgs'], message: 'unsigned ID tokens (alg "none") are never accepted' });
     }
-    for (const issue of [...clientAuthIssues(c), ...sessionEndIssues(c), ...clientSecurityIssues(c)]) ctx.addIssue({ code: 'custom', path: [issue.path], message: issue.message });
+    for (const issue of [...clientAuthIssues(c), ...sessionEndIssues(c), ...clientSecurityIssues(c), ...tenantIssues(c)]) ctx.addIssue({ code: 'custom', path: [issue.path], message: issue.message });
   })
   // Checked even when other fields fail, so a missing secret is listed together with every other problem.
   .refine((c) => !needsClientSecret(c) || Boolean(c.clientSecret), {

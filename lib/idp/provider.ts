@@ -27,6 +27,7 @@ import { endpointKind } from './endpoints.js';
 import { idpFetch } from './http.js';
 import { mtlsAgent } from './mtls.js';
 import { assertIdpSupports } from './support.js';
+import { assertIssuerFits, discoveryTarget, templateRefused } from './tenants.js';
 
 type RemoteJWKSet = ReturnType<typeof createRemoteJWKSet>;
 
@@ -102,13 +103,16 @@ async function discover(config: ResolvedConfig): Promise<client.Configuration> {
   const endpoint = (url: string) => (configuration ? endpointKind(url, configuration.serverMetadata()) : 'discovery');
   try {
     configuration = await client.discovery(
-      new URL(config.issuer),
+      // With allowedTenants, the well-known document itself: its issuer may be a template (tenants.ts).
+      discoveryTarget(config),
       config.clientId,
       clientMetadataFor(config),
       auth,
       { execute, [client.customFetch]: timedFetch(config, endpoint), timeout: Math.ceil(config.httpTimeout / 1000) + 1 },
     );
   } catch (err) {
+    const refused = templateRefused(err);
+    if (refused) throw refused;
     const transport = findCause(err, IdpUnavailableError);
     if (transport) {
       // The app is fine, the IdP is not: 503 (with Retry-After) tells clients to come back; 504 when it was slow.
@@ -127,6 +131,7 @@ async function discover(config: ResolvedConfig): Promise<client.Configuration> {
       { cause: err },
     );
   }
+  assertIssuerFits(config, configuration.serverMetadata().issuer);
   assertIdpSupports(config, configuration.serverMetadata());
   await enableClientFeatures(config, configuration, auth);
   return configuration;

@@ -48,6 +48,8 @@ export interface StoredUser {
   authTime?: number;
   /** The `name` of the provider the user logged in with (several providers). */
   provider?: string;
+  /** A multi-tenant issuer: the tenant (`tid`) whose issuer signed the ID token; refreshes must stay with it. */
+  tenant?: string;
   /** dpop: true — the key pair the tokens are bound to (RFC 9449). */
   dpop?: StoredDpopKey;
   /** The per-session logout token (logout-state.ts): proves a logout request came from the app's own pages. */
