@@ -14,6 +14,7 @@
 export { oauthLogin } from './routes/router.js';
 export type { OAuthLoginConfig, ResolvedConfig } from './config/schema.js';
 export type { ProviderConfig } from './routes/providers.js';
+export type { PerRequestConfig, ResolveProvider } from './routes/per-request.js';
 export { requireAuth, type RequireAuthOptions, type ClaimRuleValue } from './guard/require-auth.js';
 export { getAccessToken } from './guard/access-token.js';
 export { fetchWithToken, type FetchWithTokenInit } from './guard/resource-fetch.js';
@@ -52,6 +53,7 @@ export {
   LogoutError,
   RevocationError,
   SessionStoreError,
+  ProviderResolutionError,
   type OAuthErrorCode,
 } from './errors.js';
 export { oauthErrorHandler } from './routes/error-page.js';

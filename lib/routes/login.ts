@@ -55,6 +55,7 @@ async function redirectToIdp(ctx: Context, req: Request, res: Response, request:
   const codeVerifier = client.randomPKCECodeVerifier();
   const codeChallenge = await client.calculatePKCECodeChallenge(codeVerifier);
   const pending: PendingLogin = { nonce, codeVerifier, returnTo: request.returnTo, createdAt: nowSeconds(), issuer: config.issuer };
+  if (config.name !== undefined) pending.provider = config.name;
   if (telemetryEnabled()) pending.startedAt = Date.now();
   const extra: Record<string, string> = {};
   if (request.acr !== undefined) extra.acr_values = pending.acr = request.acr;
