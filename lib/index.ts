@@ -12,6 +12,15 @@
  * @packageDocumentation
  */
 export { oauthLogin } from './routes/router.js';
+export {
+  providers,
+  type PresetOverrides,
+  type Auth0Options,
+  type CognitoOptions,
+  type KeycloakOptions,
+  type MicrosoftOptions,
+  type OktaOptions,
+} from './config/presets/providers.js';
 export type { OAuthLoginConfig, ResolvedConfig } from './config/schema.js';
 export type { ProviderConfig } from './routes/providers.js';
 export type { PerRequestConfig, ResolveProvider } from './routes/per-request.js';
