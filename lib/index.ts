@@ -15,6 +15,7 @@ export { oauthLogin } from './routes/router.js';
 export {
   providers,
   type PresetOverrides,
+  type AppleOptions,
   type Auth0Options,
   type CognitoOptions,
   type KeycloakOptions,

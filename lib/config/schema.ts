@@ -115,6 +115,12 @@ const schema = z
       ])
       .optional(),
     clientPrivateKeyId: z.string().min(1).optional(),
+    // Issue 13: a client secret made on demand (Apple's signed secret JWT, presets/apple.ts), and the form_post
+    // `user` field some IdPs send once (Apple: the name, on the first login only).
+    makeClientSecret: z
+      .custom<(clientId: string) => Promise<string>>((v) => typeof v === 'function', 'makeClientSecret must be a function (clientId) => Promise<string>')
+      .optional(),
+    keepPostedUser: z.boolean({ error: 'keepPostedUser must be true or false' }).default(false),
     pushedAuthorizationRequests: z.boolean().default(false),
     dpop: z.boolean().default(false),
     // Issue 14: responseMode (with JARM), clientCertificate (mTLS), requestObject (JAR), clientEncryptionKeys.
@@ -164,7 +170,7 @@ const schema = z
     for (const issue of [...clientAuthIssues(c), ...sessionEndIssues(c), ...clientSecurityIssues(c), ...tenantIssues(c)]) ctx.addIssue({ code: 'custom', path: [issue.path], message: issue.message });
   })
   // Checked even when other fields fail, so a missing secret is listed together with every other problem.
-  .refine((c) => !needsClientSecret(c) || Boolean(c.clientSecret), {
+  .refine((c) => !needsClientSecret(c) || Boolean(c.clientSecret) || typeof c.makeClientSecret === 'function', {
     path: ['clientSecret'],
     when: (payload) => typeof payload.value === 'object' && payload.value !== null,
     message:

@@ -18,6 +18,7 @@ import { indexSession } from '../session/sid-index.js';
 import { sessionOf, takePendingLogin } from '../session/state.js';
 import { observeCallback, providerLabel } from '../telemetry.js';
 import { completeLogin } from './complete-login.js';
+import { withPostedUser } from './posted-user.js';
 import type { Context } from './context.js';
 import { CALLBACK_HEADERS, authorizationResponse } from './response-mode.js';
 
@@ -87,6 +88,8 @@ export function callbackHandler(ctx: Context): RequestHandler {
         idToken = signedIdToken(config, response);
         claims = await acceptIdToken(idToken, response.claims(), config, ctx.provider);
         if (tenant !== undefined) assertTenantAllowed(config, tenant);
+        // Apple's first-login name (posted-user.ts): unsigned, so it only fills claims the ID token lacks.
+        if (config.keepPostedUser) claims = withPostedUser(params, claims);
       } catch (err) {
         // prompt=none that needs the user (OIDC Core §3.1.2.6): stay anonymous, back where they were.
         if (pending.login.silent && isInteractionRequired(err)) {

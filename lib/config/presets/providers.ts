@@ -4,6 +4,7 @@
  * `providers.google({ clientId, ... })`. Each preset is one small file of data with its provider's quirks and
  * documentation link; every field it sets can be overridden.
  */
+import { apple } from './apple.js';
 import { auth0 } from './auth0.js';
 import { cognito } from './cognito.js';
 import { google } from './google.js';
@@ -13,6 +14,7 @@ import { okta } from './okta.js';
 
 /** The provider presets, by name. @public */
 export const providers = {
+  apple,
   auth0,
   cognito,
   google,
@@ -22,6 +24,7 @@ export const providers = {
 };
 
 export type { PresetOverrides } from './merge.js';
+export type { AppleOptions } from './apple.js';
 export type { Auth0Options } from './auth0.js';
 export type { CognitoOptions } from './cognito.js';
 export type { KeycloakOptions } from './keycloak.js';
