@@ -109,6 +109,10 @@ test('a resolved configuration that is invalid is a configuration error naming t
   const res = await new Browser().request(`${app.url}/login?tenant=bad`, { headers: { accept: 'application/json' } });
   expect(res.status).toBe(500);
   expect(JSON.parse(res.body)).toMatchObject({ code: 'config_invalid', message: expect.stringMatching(/issuer/) });
+  tenants.rerouted = { ...provider('rerouted', idpA), baseURL: 'https://elsewhere.example.com' };
+  const shared = await new Browser().request(`${app.url}/login?tenant=rerouted`, { headers: { accept: 'application/json' } });
+  expect(shared.status).toBe(500);
+  expect(JSON.parse(shared.body).message).toMatch(/provider "rerouted": baseURL is shared by every provider/);
 });
 
 test('refresh goes to the IdP the user logged in with', async () => {

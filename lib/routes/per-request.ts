@@ -144,13 +144,13 @@ export function perRequestRouter(input: PerRequestConfig): Router {
   router.use(async (req, res, next) => {
     try {
       noteSessionLoaded(req);
-      attachEvents(req, base.events);
       exposeLogoutUrl(req, res);
       const name = sessionProvider(req);
       const ctx = name === undefined ? undefined : await contextNamed(req, name);
       // The session's provider is gone (resolver: undefined): its login cannot be refreshed or ended there.
       if (name !== undefined && !ctx) await regenerateSession(req);
       attachContext(req, ctx ?? baseCtx);
+      attachEvents(req, (ctx ?? baseCtx).config.events);
       next();
     } catch (err) {
       passError(req, next, err);
@@ -161,6 +161,7 @@ export function perRequestRouter(input: PerRequestConfig): Router {
       const resolved = await resolve(req);
       if (resolved === undefined) throw new ProviderResolutionError('provider_unknown');
       const ctx = contextFor(resolved);
+      attachEvents(req, ctx.config.events);
       await startLogin(ctx, req, res, { returnTo: safeReturnTo(req.query.returnTo, base.basePath) });
     } catch (err) {
       passError(req, next, err);
@@ -178,6 +179,7 @@ export function perRequestRouter(input: PerRequestConfig): Router {
       if (ctx !== baseCtx && isFormPostMode(ctx.config.responseMode) !== (req.method === 'POST')) {
         throw new LoginStateError('callback_invalid', 400, `This sign-in response arrived as a ${req.method}, which its provider does not answer with. Start again.`);
       }
+      attachEvents(req, ctx.config.events);
       let handler = callbacks.get(ctx);
       if (!handler) callbacks.set(ctx, (handler = callbackHandler(ctx)));
       await handler(req, res, next);
