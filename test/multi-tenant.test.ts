@@ -47,6 +47,7 @@ afterAll(async () => {
 });
 afterEach(() => {
   entra.tamper(undefined);
+  entra.issParam(undefined);
   entra.signInAs(alice);
 });
 
@@ -95,6 +96,27 @@ describe('with allowedTenants', () => {
     expect(callback.status).toBe(401);
     expect(JSON.parse(callback.body)).toMatchObject({ code: 'id_token_invalid', message: expect.stringMatching(/tid/) });
     expect(me.status).toBe(401);
+  });
+
+  test('an RFC 9207 iss parameter is checked against the ID token\'s tenant, and required once advertised', async () => {
+    // A fresh app per case: discovery (and whether iss is advertised) is cached per oauthLogin().
+    entra.issParam(true);
+    expect((await login(await app({ allowedTenants: [TENANT_A] }))).me.status).toBe(200);
+    entra.issParam(`${entra.origin}/${TENANT_B}/v2.0`);
+    const other = await login(await app({ allowedTenants: [TENANT_A] }));
+    expect(other.callback.status).toBe(400);
+    expect(JSON.parse(other.callback.body).code).toBe('callback_invalid');
+    expect(other.me.status).toBe(401);
+    entra.issParam('https://elsewhere.example/common/v2.0');
+    const redeemed = entra.tokenRequests.length;
+    const foreign = await login(await app({ allowedTenants: [TENANT_A] }));
+    expect(JSON.parse(foreign.callback.body).code).toBe('callback_invalid');
+    // Nothing was redeemed for a foreign issuer: the code never reached the token endpoint.
+    expect(entra.tokenRequests.length).toBe(redeemed);
+    entra.issParam(false);
+    const missing = await login(await app({ allowedTenants: [TENANT_A] }));
+    expect(JSON.parse(missing.callback.body).code).toBe('callback_invalid');
+    expect(missing.me.status).toBe(401);
   });
 
   test('a refresh stays with the tenant: a refreshed ID token of the same tenant is accepted', async () => {

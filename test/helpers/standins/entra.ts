@@ -37,6 +37,11 @@ export interface EntraStandin {
   signInAs(user: EntraUser): void;
   /** Changes ID token claims before signing (logins and refreshes), until `reset()`. */
   tamper(change: ((claims: Claims, grant: 'authorization_code' | 'refresh_token') => Claims) | undefined): void;
+  /**
+   * Send the RFC 9207 `iss` parameter (and advertise it), as a templated IdP other than Entra might: `true` for the
+   * user's tenant's issuer, a string for that value; `undefined` (Entra's behaviour) for none.
+   */
+  issParam(value: boolean | string | undefined): void;
   /** Token requests seen, with their grant type. */
   tokenRequests: URLSearchParams[];
   close(): Promise<void>;
@@ -78,6 +83,7 @@ export async function startEntraStandin(): Promise<EntraStandin> {
   const refreshTokens = new Map<string, EntraUser>();
   const tokenRequests: URLSearchParams[] = [];
   let next: EntraUser = { tid: TENANT_A, oid: 'oid-alice', name: 'Alice', preferred_username: 'alice@contoso.test' };
+  let iss: boolean | string | undefined;
   let tamper: ((claims: Claims, grant: 'authorization_code' | 'refresh_token') => Claims) | undefined;
 
   const issuerOf = (tenant: string) => `${origin}/${tenant}/v2.0`;
@@ -141,6 +147,7 @@ export async function startEntraStandin(): Promise<EntraStandin> {
         frontchannel_logout_supported: true,
         end_session_endpoint: `${base}/oauth2/v2.0/logout`,
         claims_supported: ['sub', 'iss', 'aud', 'exp', 'iat', 'auth_time', 'acr', 'nonce', 'preferred_username', 'name', 'tid', 'ver', 'at_hash', 'c_hash', 'email'],
+        ...(iss !== undefined && { authorization_response_iss_parameter_supported: true }),
         tenant_region_scope: 'EU',
         cloud_instance_name: 'microsoftonline.com',
       });
@@ -169,6 +176,7 @@ export async function startEntraStandin(): Promise<EntraStandin> {
         back.searchParams.set('code', code);
         back.searchParams.set('session_state', randomBytes(8).toString('hex'));
       }
+      if (iss !== undefined && iss !== false) back.searchParams.set('iss', iss === true ? issuerOf(next.tid) : iss);
       res.writeHead(302, { location: back.href });
       return res.end();
     }
@@ -208,6 +216,9 @@ export async function startEntraStandin(): Promise<EntraStandin> {
     },
     tamper(change) {
       tamper = change;
+    },
+    issParam(value) {
+      iss = value;
     },
     close: () => server.close(),
   };
