@@ -7,8 +7,8 @@ import express, { type ErrorRequestHandler, type Request } from 'express';
 import session from 'express-session';
 import { type ProviderConfig, type ResolveProvider, oauthLogin, oauthSession, requireAuth } from '../lib/index.js';
 import { SESSION_COOKIE } from './helpers/app.js';
-import { Browser } from './helpers/browser.js';
-import { login } from './helpers/flow.js';
+import { Browser, formAction, hiddenInputs } from './helpers/browser.js';
+import { login, signInAtIdp } from './helpers/flow.js';
 import { CLIENT_ID, CLIENT_SECRET, type TestIdp, startTestIdp } from './helpers/idp.js';
 import { SECRET } from './helpers/instances.js';
 import { endSessionForm, postLogout } from './helpers/logout.js';
@@ -92,6 +92,22 @@ test('the callback completes with the remembered provider after the resolver cha
   expect(hops[0]!.status).toBe(302);
   expect(JSON.parse((await profile(browser, app.url)).body)).toMatchObject({ provider: 'acme', claims: { iss: idpA.issuer } });
   expect(calls).toEqual([{ tenant: 'acme' }]);
+});
+
+test('a form_post provider and a query provider share the one callback route', async () => {
+  tenants.posty = { ...provider('posty', idpB), responseMode: 'form_post' };
+  const browser = new Browser();
+  const hops = await signInAtIdp(browser, await browser.navigate(`${app.url}/login?tenant=posty`));
+  const page = hops.at(-1)!;
+  expect(formAction(page.body, page.url)).toBe(`${app.url}/callback`);
+  // The same response as a GET is refused before anything is redeemed: this provider answers with a POST.
+  const asGet = await browser.request(`${app.url}/callback?${hiddenInputs(page.body)}`, { headers: { accept: 'application/json' } });
+  expect(asGet.status).toBe(400);
+  expect(JSON.parse(asGet.body).code).toBe('callback_invalid');
+  // The login is still pending: the POST completes it.
+  const done = await browser.navigate(`${app.url}/callback`, { method: 'POST', body: hiddenInputs(page.body) });
+  expect(done[0]!.status).toBe(303);
+  expect(JSON.parse((await profile(browser, app.url)).body)).toMatchObject({ provider: 'posty', claims: { iss: idpB.issuer } });
 });
 
 test('an unknown tenant is a 404 page; a resolver that throws is a 503 that does not show its error', async () => {
