@@ -166,6 +166,9 @@ test("Entra's common and organizations authorities need allowedTenants at start-
   expect(() =>
     oauthLogin({ issuer: 'https://login.microsoftonline.com/common/v2.0', clientId: 'c', clientSecret: 's', baseURL: 'https://app.example.com', allowedTenants: [] }),
   ).toThrow(/at least one tenant id/);
+  expect(() =>
+    oauthLogin({ issuer: 'https://login.microsoftonline.com/common/v2.0', clientId: 'c', clientSecret: 's', baseURL: 'https://app.example.com', allowedTenants: 'any', responseMode: 'jwt' }),
+  ).toThrow(/JARM\) is not supported together with allowedTenants/);
 });
 
 test('a tenant-specific issuer with allowedTenants logs in like any issuer', async () => {

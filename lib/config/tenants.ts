@@ -36,12 +36,14 @@ export interface TenantOptions {
   issuer: string;
   allowedTenants?: 'any' | string[] | undefined;
   backchannelLogout: boolean;
+  responseMode?: string | undefined;
 }
 
 /**
  * Cross-field rules: an issuer known to be multi-tenant needs allowedTenants (other hosts are only recognised at
  * discovery, where the same rule applies: idp/tenants.ts); back-channel logout tokens of a templated issuer are
- * not checked yet, so the two options are refused together rather than half working.
+ * and JARM responses of a templated issuer are not checked yet, so those options are refused together rather than
+ * half working.
  * @private
  */
 export function tenantIssues(c: TenantOptions): Array<{ path: string; message: string }> {
@@ -56,6 +58,9 @@ export function tenantIssues(c: TenantOptions): Array<{ path: string; message: s
   }
   if (c.allowedTenants !== undefined && c.backchannelLogout) {
     issues.push({ path: 'backchannelLogout', message: 'backchannelLogout is not supported together with allowedTenants (multi-tenant issuers) yet' });
+  }
+  if (c.allowedTenants !== undefined && c.responseMode?.endsWith('jwt')) {
+    issues.push({ path: 'responseMode', message: `responseMode "${c.responseMode}" (JARM) is not supported together with allowedTenants (multi-tenant issuers) yet` });
   }
   return issues;
 }
