@@ -8,6 +8,8 @@
  * sessions in memory. Environment variables switch it to a real IdP and to Redis:
  *
  *   PORT (3000), IDP_PORT (3001), HOST (127.0.0.1)
+ *   IDP=github       log in with "GitHub" instead: a GitHub stand-in (example-app/github.js) on IDP_PORT, plain
+ *                    OAuth 2.0 through providers.github() (with OAUTH_CLIENT_ID/SECRET and no OAUTH_ISSUER: real GitHub)
  *   OAUTH_ISSUER, OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET, OAUTH_BASE_URL, OAUTH_SCOPE   a real IdP (no embedded one)
  *   REDIS_URL        keep sessions in Redis, e.g. redis://127.0.0.1:6379
  *   SESSION_SECRET   signs the session cookie (a random one per start by default: restarts log everyone out)
@@ -20,7 +22,8 @@ import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
-import { OAuthLoginError, logoutUrl, oauthLogin, oauthSession, requireAuth } from 'express-oauth-login';
+import { OAuthLoginError, logoutUrl, oauthLogin, oauthSession, providers, requireAuth } from 'express-oauth-login';
+import { GITHUB_USERS, startGithubStandIn } from './github.js';
 import { DEMO_USERS, startIdp } from './idp.js';
 import { errorPage, homePage, profilePage } from './views.js';
 
@@ -32,6 +35,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
  * @property {number} [idpPort] the embedded IdP's port; 0 picks a free one. Default 3001.
  * @property {string} [host] the interface both listen on. Default 127.0.0.1 (loopback only).
  * @property {string} [issuer] a real IdP's issuer URL: then no embedded IdP starts and clientId, clientSecret are needed.
+ * @property {'github'} [idp] log in with GitHub: the GitHub stand-in (example-app/github.js) on idpPort, or real
+ *   GitHub when clientId and clientSecret are given.
  * @property {string} [clientId]
  * @property {string} [clientSecret]
  * @property {string} [baseURL] the app's external URL. Default http://{host}:{port}.
@@ -45,7 +50,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
  * @typedef {object} ExampleApp
  * @property {string} url the app's base URL
  * @property {string} issuer the IdP's issuer URL
- * @property {boolean} embeddedIdp true when the demo IdP runs in this process
+ * @property {boolean} embeddedIdp true when the demo IdP (or the GitHub stand-in) runs in this process
+ * @property {boolean} github true when the app logs in with GitHub (providers.github())
  * @property {string} sessionCookie the session cookie's name
  * @property {boolean} metrics true when OpenTelemetry is registered (GET /metrics)
  * @property {() => Promise<void>} close stops the app (and the embedded IdP, and the Redis connection)
@@ -88,6 +94,16 @@ async function build(server, baseURL, options) {
   /** @type {Awaited<ReturnType<typeof startIdp>> | undefined} */
   let idp;
   let { issuer, clientId, clientSecret } = options;
+  // IDP=github: plain OAuth 2.0 with providers.github(), at the stand-in unless real credentials are given.
+  const github = options.idp === 'github';
+  /** @type {Awaited<ReturnType<typeof startGithubStandIn>> | undefined} */
+  let githubStandIn;
+  if (github && !(clientId && clientSecret)) {
+    clientId = 'example-app';
+    clientSecret = randomBytes(32).toString('base64url');
+    githubStandIn = await startGithubStandIn({ port: options.idpPort ?? 3001, host, clientId, clientSecret, redirectUris: [`${baseURL}/callback`] });
+  }
+  if (github) issuer = githubStandIn?.url ?? 'https://github.com';
   if (!issuer) {
     clientId = 'example-app';
     clientSecret = randomBytes(32).toString('base64url');
@@ -125,7 +141,7 @@ async function build(server, baseURL, options) {
   const app = express();
   app.disable('x-powered-by');
   app.use(securityHeaders);
-  if (idp) app.use(canonicalHost(baseURL));
+  if (idp || githubStandIn) app.use(canonicalHost(baseURL));
   app.use('/assets', express.static(path.join(here, 'public'), { maxAge: '1h' }));
   app.get('/favicon.ico', (_req, res) => {
     res.status(204).end();
@@ -148,13 +164,14 @@ async function build(server, baseURL, options) {
       ...(options.redisUrl && { redis: options.redisUrl, prefix: 'example-app:' }),
     });
     login = oauthLogin({
-      issuer,
+      // GitHub: endpoints, scope and the /user profile from the preset (OAuth 2.0 only, so no back-channel logout).
+      ...(github ? providers.github(githubStandIn && { enterpriseUrl: githubStandIn.url }) : { issuer, backchannelLogout: true }),
       clientId,
       clientSecret,
       baseURL,
       ...(options.scope && { scope: options.scope }),
-      // POST /backchannel-logout: when the user signs out at the IdP (or another app), their session here ends too.
-      backchannelLogout: true,
+      // With an OpenID Provider, POST /backchannel-logout: when the user signs out at the IdP (or another app),
+      // their session here ends too (set above).
       // Failed sign-ins (a bad callback, a refused login) go to this app's own error page (6.) like every other
       // error, instead of the middleware's built-in page.
       errorPage: false,
@@ -163,6 +180,7 @@ async function build(server, baseURL, options) {
     });
   } catch (err) {
     await idp?.close();
+    await githubStandIn?.close();
     await sessions?.close();
     await telemetry?.close();
     throw err;
@@ -173,7 +191,9 @@ async function build(server, baseURL, options) {
   // 4. Pages. requireAuth() lets logged-in users through with req.user set, and sends others to log in.
   //    With METRICS=1 they also show what the middleware recorded, and GET /metrics serves it to Prometheus
   //    (in production, keep /metrics off the public internet).
-  const demo = idp && { issuer: idp.issuer, users: Object.keys(DEMO_USERS) };
+  const demo = idp
+    ? { issuer: idp.issuer, users: Object.keys(DEMO_USERS) }
+    : githubStandIn && { issuer: githubStandIn.url, users: Object.keys(GITHUB_USERS), github: true };
   app.get('/', async (_req, res) => {
     const recorded = await telemetry?.recorded().catch(() => undefined);
     if (recorded) res.set('Cache-Control', 'no-store'); // live numbers
@@ -188,7 +208,8 @@ async function build(server, baseURL, options) {
 
   // 5. A protected JSON API. The browser calls it with its session cookie; the server calls the IdP's UserInfo
   //    endpoint (any API would do) with the user's access token, which never leaves the server.
-  let userinfoEndpoint = ''; // from the IdP's discovery document, on first use
+  // From the IdP's discovery document, on first use; GitHub has none: its /user API plays the part.
+  let userinfoEndpoint = github ? `${githubStandIn ? `${githubStandIn.url}/api/v3` : 'https://api.github.com'}/user` : '';
   app.get('/api/userinfo', requireAuth({ onUnauthenticated: '401' }), async (req, res) => {
     const user = /** @type {Express.User} */ (req.user);
     res.set('Cache-Control', 'no-store');
@@ -229,12 +250,14 @@ async function build(server, baseURL, options) {
   return {
     url: baseURL,
     issuer,
-    embeddedIdp: Boolean(idp),
+    embeddedIdp: Boolean(idp || githubStandIn),
+    github,
     sessionCookie: SESSION_COOKIE,
     metrics: Boolean(telemetry),
     close: async () => {
       await close(server);
       await idp?.close();
+      await githubStandIn?.close();
       await sessions.close();
       await telemetry?.close();
     },
@@ -324,6 +347,12 @@ export function optionsFromEnv(env) {
   /** @type {ExampleAppOptions} */
   const options = { port: port('PORT', 3000), idpPort: port('IDP_PORT', 3001) };
   if (env.HOST) options.host = env.HOST;
+  if (env.IDP !== undefined && env.IDP !== '') {
+    if (env.IDP !== 'github') throw new Error(`IDP must be "github" (or unset for the demo OpenID Provider), got "${env.IDP}"`);
+    options.idp = 'github';
+    if (env.OAUTH_CLIENT_ID) options.clientId = env.OAUTH_CLIENT_ID;
+    if (env.OAUTH_CLIENT_SECRET) options.clientSecret = env.OAUTH_CLIENT_SECRET;
+  }
   if (env.OAUTH_ISSUER) {
     options.issuer = env.OAUTH_ISSUER;
     if (env.OAUTH_CLIENT_ID) options.clientId = env.OAUTH_CLIENT_ID;
@@ -354,7 +383,10 @@ async function main() {
     return;
   }
   console.log(`\n  Example app:  ${app.url}   <- open this in your browser`);
-  if (app.embeddedIdp) {
+  if (app.github) {
+    const where = app.embeddedIdp ? `a GitHub stand-in at ${app.issuer} (accounts: ${Object.keys(GITHUB_USERS).join(', ')})` : 'GitHub';
+    console.log(`  IdP:          ${where}   (plain OAuth 2.0, providers.github())`);
+  } else if (app.embeddedIdp) {
     const users = Object.keys(DEMO_USERS).map((u) => `${u} / ${u}-password`).join(', ');
     console.log(`  Demo IdP:     ${app.issuer}   (users: ${users})`);
   } else {

@@ -79,13 +79,16 @@ function recordedPanel({ metrics, spans }) {
 
 /**
  * The home page: what the app is and a Log in button.
- * @param {{ idp: { issuer: string, users: string[] } | undefined, recorded?: import('./telemetry.js').Recorded }} info the embedded IdP, if it runs
+ * @param {{ idp: { issuer: string, users: string[], github?: boolean } | undefined, recorded?: import('./telemetry.js').Recorded }} info the embedded IdP, if it runs
  */
 export function homePage({ idp, recorded }) {
-  const demo = idp
-    ? `<p class="hint">The app signs you in at an embedded demo identity provider (${esc(idp.issuer)}).
-       Demo users: ${idp.users.map((u) => `<code>${esc(u)}</code> / <code>${esc(u)}-password</code>`).join(', ')}.</p>`
-    : '';
+  const demo = !idp
+    ? ''
+    : idp.github
+      ? `<p class="hint">The app signs you in with GitHub, played by a local stand-in (${esc(idp.issuer)}): plain OAuth 2.0,
+       the user comes from its /user API. Accounts: ${idp.users.map((u) => `<code>${esc(u)}</code>`).join(', ')} (no password).</p>`
+      : `<p class="hint">The app signs you in at an embedded demo identity provider (${esc(idp.issuer)}).
+       Demo users: ${idp.users.map((u) => `<code>${esc(u)}</code> / <code>${esc(u)}-password</code>`).join(', ')}.</p>`;
   return layout({
     title: 'Home',
     ...(recorded && { recorded }),

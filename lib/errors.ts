@@ -33,6 +33,7 @@ export type OAuthErrorCode =
   | 'login_rejected'
   | 'step_up_required'
   | 'userinfo_invalid'
+  | 'profile_invalid'
   | 'session_store_unavailable'
   | 'logout_token_invalid'
   | 'logout_refused'
@@ -112,6 +113,18 @@ export class IdpError extends OAuthLoginError {
 
 /** The ID token (or the token response around it) failed validation. @public */
 export class TokenValidationError extends OAuthLoginError {}
+
+/**
+ * An OAuth 2.0 login (scope without `openid`) could not learn who the user is: the profile endpoint (userProfile)
+ * answered with an error, something that is not a JSON object, or no usable subject; or a userProfile function
+ * threw or returned no `sub`. 502: the app is fine, the IdP's answer is not. Nothing is stored.
+ * @public
+ */
+export class ProfileError extends OAuthLoginError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('profile_invalid', 502, message, options);
+  }
+}
 
 /** The token endpoint refused the request (RFC 6749 §5.2), e.g. `invalid_grant`. @public */
 export class TokenEndpointError extends OAuthLoginError {

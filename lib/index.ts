@@ -18,6 +18,8 @@ export {
   type AppleOptions,
   type Auth0Options,
   type CognitoOptions,
+  type GithubPresetOptions,
+  type GitlabPresetOptions,
   type KeycloakOptions,
   type MicrosoftOptions,
   type OktaOptions,
@@ -53,6 +55,7 @@ export {
   LoginStateError,
   IdpError,
   TokenValidationError,
+  ProfileError,
   TokenEndpointError,
   TokenExchangeError,
   IdpUnavailableError,
@@ -73,3 +76,11 @@ export type { RedisClient } from './config/redis-client.js';
 export type { ClientCertificateOption } from './config/client-certificate.js';
 export type { ResponseMode } from './config/client-security.js';
 export type { EncryptedResponse } from './config/encryption-keys.js';
+export type {
+  ServerEndpoints,
+  UserProfileOption,
+  UserProfileFunction,
+  UserProfileInput,
+  UserProfileResult,
+  ProfileFetch,
+} from './config/oauth2-options.js';

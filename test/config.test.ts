@@ -54,7 +54,7 @@ test.each<[string, Record<string, unknown>, RegExp]>([
   ['a non-URL issuer', { issuer: 'idp.example.com' }, /issuer must be an absolute http\(s\) URL/],
   ['an http baseURL on a public host', { baseURL: 'http://app.example.com' }, /baseURL uses http on a non-loopback host/],
   ['a baseURL with a query', { baseURL: 'https://app.example.com/?x=1' }, /baseURL must not contain a query/],
-  ['a scope without openid', { scope: 'profile email' }, /scope must include "openid"/],
+  ['an OpenID-Connect-only option with a plain OAuth 2.0 scope', { scope: 'profile email', fetchUserinfo: true }, /fetchUserinfo is for OpenID Connect logins only/],
   ['an unknown auth method', { tokenEndpointAuthMethod: 'none' }, /tokenEndpointAuthMethod must be/],
   ['a reserved authorization parameter', { authorizationParams: { state: 'fixed' } }, /authorizationParams.state is set by the middleware/],
   ['scope in authorizationParams', { authorizationParams: { scope: 'openid' } }, /use the scope option/],

@@ -52,8 +52,9 @@ function describe(issue: z.core.$ZodIssue): string {
  * Parses `raw` with `schema`, or throws a ConfigError listing every problem at once.
  * @private
  */
-export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown): z.output<S> {
+export function parseOptions<S extends z.ZodType>(schema: S, raw: unknown, problems: string[] = []): z.output<S> {
   const parsed = schema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(parsed.error.issues.map(describe));
+  // `problems`: rules checked on the raw input before parsing, listed together with the schema's.
+  if (!parsed.success || problems.length > 0) throw new ConfigError([...problems, ...(parsed.success ? [] : parsed.error.issues.map(describe))]);
   return parsed.data;
 }

@@ -10,6 +10,7 @@ import type { AfterCallback } from '../types.js';
 import { type ClientKey, TOKEN_ENDPOINT_AUTH_METHODS, clientAuthIssues, needsClientSecret, parseClientKey, usesClientKey } from './client-key.js';
 import { type ResolvedClientSecurity, clientSecurityIssues, clientSecurityShape, resolveClientSecurity } from './client-security.js';
 import { LOOPBACK, baseUrlOption, httpUrl, parseOptions, routePath } from './fields.js';
+import { isOidcScope, issuerOf, oauth2Issues, oauth2Shape } from './oauth2-options.js';
 import { PROFILES, applyProfileDefaults } from './profiles.js';
 import { PROVIDER_NAME, applyProviderDefaults } from './provider-names.js';
 import { type RedisClient, isRedisClient } from './redis-client.js';
@@ -39,17 +40,17 @@ const DEFAULT_ID_TOKEN_ALGS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS5
 
 const schema = z
   .object({
-    issuer: httpUrl('issuer', 'the IdP issuer URL used for OpenID Connect discovery (or set OAUTH_ISSUER)'),
+    // Required unless `server` gives the endpoints: oauth2-options.ts checks that on the raw input.
+    issuer: httpUrl('issuer', 'the IdP issuer URL used for OpenID Connect discovery (or set OAUTH_ISSUER)').optional(),
     clientId: z
       .string({ error: 'clientId is required: the client ID registered at the IdP (or set OAUTH_CLIENT_ID)' })
       .min(1, 'clientId must not be empty'),
     // Required for the secret methods only: see the cross-field rules below.
     clientSecret: z.string().min(1, 'clientSecret must not be empty').optional(),
     baseURL: httpUrl('baseURL', "the app's external origin, e.g. https://app.example.com (or set OAUTH_BASE_URL)"),
-    scope: z
-      .string()
-      .default('openid profile email')
-      .refine((s) => s.split(/\s+/).includes('openid'), { message: 'scope must include "openid"' }),
+    // With "openid": an OpenID Connect login; without: plain OAuth 2.0 (oauth2-options.ts).
+    scope: z.string().min(1, 'scope must not be empty').default('openid profile email'),
+    ...oauth2Shape,
     routes: z
       .object({
         login: routePath('routes.login', '/login'),
@@ -138,7 +139,7 @@ const schema = z
   })
   .strict()
   .superRefine((c, ctx) => {
-    const issuer = URL.canParse(c.issuer) ? new URL(c.issuer) : undefined;
+    const issuer = c.issuer !== undefined && URL.canParse(c.issuer) ? new URL(c.issuer) : undefined;
     if (issuer?.protocol === 'http:' && !c.allowInsecureRequests) {
       ctx.addIssue({
         code: 'custom',
@@ -187,7 +188,11 @@ type EnvFilled = 'issuer' | 'clientId' | 'clientSecret' | 'baseURL';
 export type OAuthLoginConfig = Omit<z.input<typeof schema>, EnvFilled> & Partial<Pick<z.input<typeof schema>, EnvFilled>>;
 
 /** The validated configuration with every default applied. @public */
-export type ResolvedConfig = z.output<typeof schema> & SessionEndDerived & ResolvedClientSecurity & {
+export type ResolvedConfig = Omit<z.output<typeof schema>, 'issuer'> & SessionEndDerived & ResolvedClientSecurity & {
+  /** The issuer identifier: `issuer`, else `server.issuer`, else the authorization endpoint's origin. */
+  issuer: string;
+  /** `oidc` when scope includes `openid` (an ID token says who the user is), else `oauth2` (userProfile does). */
+  protocol: 'oidc' | 'oauth2';
   /** baseURL without a trailing slash; the redirect URI is `${appBase}${routes.callback}`. */
   appBase: string;
   /** Path prefix of baseURL ('' at the origin root), for redirects the browser follows on this app. */
@@ -219,21 +224,27 @@ export function resolveConfig(input: OAuthLoginConfig | undefined, env: NodeJS.P
     throw new ConfigError(['the configuration must be an object']);
   }
   const raw: Record<string, unknown> = { ...(input ?? {}) };
+  // Before any default is filled in, so only options the app set are held against a plain OAuth 2.0 login.
+  const protocolProblems = oauth2Issues({ ...raw, issuer: raw.issuer ?? (raw.server === undefined ? env.OAUTH_ISSUER || undefined : undefined) });
   applyProfileDefaults(raw);
   applyProviderDefaults(raw);
   for (const [field, name] of Object.entries(ENV)) {
     // A key in the environment is only picked up when the configuration signs with it, so a shared env stays harmless.
     if (field === 'clientPrivateKey' && !usesClientKey(raw)) continue;
+    // `server` names the endpoints itself: an issuer from a shared environment would only contradict it.
+    if (field === 'issuer' && raw.server !== undefined) continue;
     if (raw[field] === undefined && env[name]) raw[field] = env[name];
   }
   raw.baseURL = baseUrlOption(raw, env);
-  const c = parseOptions(schema, raw);
+  const c = parseOptions(schema, raw, protocolProblems);
   const appBase = c.baseURL.replace(/\/+$/, '');
   const basePath = new URL(appBase).pathname.replace(/\/+$/, '');
   const key = usesClientKey(c) ? parseClientKey(c.clientPrivateKey, c.clientPrivateKeyId, c.profile === 'fapi2') : undefined;
   return {
     ...(key && 'key' in key && { clientKey: key.key }),
     ...c,
+    issuer: issuerOf(c),
+    protocol: isOidcScope(c.scope) ? 'oidc' : 'oauth2',
     ...resolveClientSecurity(c),
     appBase,
     basePath,

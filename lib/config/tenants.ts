@@ -33,7 +33,7 @@ export const tenantShape = {
 
 /** What the cross-field rules read. @private */
 export interface TenantOptions {
-  issuer: string;
+  issuer?: string | undefined;
   allowedTenants?: 'any' | string[] | undefined;
   backchannelLogout: boolean;
   responseMode?: string | undefined;
@@ -48,7 +48,7 @@ export interface TenantOptions {
  */
 export function tenantIssues(c: TenantOptions): Array<{ path: string; message: string }> {
   const issues: Array<{ path: string; message: string }> = [];
-  if (c.allowedTenants === undefined && ENTRA_MULTI_TENANT.test(c.issuer)) {
+  if (c.allowedTenants === undefined && c.issuer !== undefined && ENTRA_MULTI_TENANT.test(c.issuer)) {
     issues.push({
       path: 'allowedTenants',
       message:

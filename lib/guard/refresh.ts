@@ -10,6 +10,7 @@ import { IdpUnavailableError, OAuthLoginError, SessionStoreError, TokenValidatio
 import { dpopOptions } from '../idp/dpop.js';
 import { verifyIdTokenSignature } from '../idp/id-token.js';
 import { signedIdToken } from '../idp/jwe.js';
+import { withoutIdToken } from '../idp/oauth2-profile.js';
 import type { Provider } from '../idp/provider.js';
 import { tenantConfiguration } from '../idp/tenants.js';
 import { toStoredTokens } from '../idp/tokens.js';
@@ -45,10 +46,13 @@ async function grant(provider: Provider, config: ResolvedConfig, user: StoredUse
   const configuration = user.tenant === undefined ? base : await tenantConfiguration(config, base, user.tenant);
   try {
     // DPoP-bound refresh tokens need a proof with the login's key (RFC 9449 §5).
-    const response = await client.refreshTokenGrant(configuration, refreshToken, undefined, await dpopOptions(configuration, user.dpop));
-    const claims = response.claims();
+    const granted = await client.refreshTokenGrant(configuration, refreshToken, undefined, await dpopOptions(configuration, user.dpop));
+    // Plain OAuth 2.0: an ID token is neither expected nor verified, so none is kept.
+    const oidc = config.protocol === 'oidc';
+    const response = oidc ? granted : withoutIdToken(granted);
+    const claims = oidc ? granted.claims() : undefined;
     // An encrypted ID token is checked in its decrypted, signed form (and refused unencrypted when required).
-    const idToken = signedIdToken(config, response);
+    const idToken = oidc ? signedIdToken(config, response) : undefined;
     if (idToken) await verifyIdTokenSignature(idToken, config, provider);
     // OIDC Core §12.2: a refreshed ID token must be about the same user.
     if (claims && (claims.sub !== user.sub || (user.tenant !== undefined && claims.tid !== user.tenant))) {

@@ -109,6 +109,13 @@ export function requireAuth(options: RequireAuthOptions = {}): RequestHandler {
       if (options.claims && !claimsMatch(user.claims, options.claims)) throw new ForbiddenError();
       if (options.check && !(await options.check(authenticated, req))) throw new ForbiddenError();
       const stepUp = stepUpNeeded(user, options, ctx.config.clockTolerance);
+      // acr and auth_time come from ID tokens: a plain OAuth 2.0 login could never satisfy them, so no redirect loop.
+      if (stepUp && ctx.config.protocol === 'oauth2') {
+        throw new ForbiddenError(
+          'This page needs a stronger or more recent sign-in, which this app\'s OAuth 2.0 identity provider cannot prove (no ID token). Contact your administrator.',
+          'step_up_failed',
+        );
+      }
       if (stepUp) {
         if (mode === 'auto' && wantsRedirect(req)) {
           await startLogin(ctx, req, res, { ...stepUp, returnTo: safeReturnTo(req.originalUrl, ctx.config.basePath) });

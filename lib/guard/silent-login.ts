@@ -31,7 +31,8 @@ export function attemptSilentLogin(): RequestHandler {
       passError(req, next, err);
       return;
     }
-    if (!wantsRedirect(req) || session.oauth?.user || session.oauth?.silentTried) {
+    // prompt=none is OpenID Connect (§3.1.2.1): an OAuth 2.0 server could show its pages instead, so never try.
+    if (!wantsRedirect(req) || session.oauth?.user || session.oauth?.silentTried || ctx.config.protocol === 'oauth2') {
       next();
       return;
     }

@@ -26,6 +26,8 @@ import { type IdpEndpoint, observeIdpCall } from '../telemetry.js';
 import { endpointKind } from './endpoints.js';
 import { idpFetch } from './http.js';
 import { mtlsAgent } from './mtls.js';
+import { assertProfileSource, configurationFromServer } from './server-metadata.js';
+import { tokenErrorWithStatus } from './token-response.js';
 import { assertIdpSupports } from './support.js';
 import { assertIssuerFits, discoveryTarget, templateRefused } from './tenants.js';
 
@@ -67,7 +69,7 @@ function timedFetch(config: ResolvedConfig, endpoint: (url: string) => IdpEndpoi
       try {
         const response = await idpFetch(url, { ...init, signal }, agent);
         rememberDpopNonce(url, response);
-        return response;
+        return endpoint(url) === 'token' ? await tokenErrorWithStatus(response) : response;
       } catch (err) {
         throw toUnavailable(err, config, new URL(url).pathname);
       }
@@ -101,15 +103,19 @@ async function discover(config: ResolvedConfig): Promise<client.Configuration> {
   let configuration: client.Configuration | undefined;
   // Until discovery has answered, the only call is discovery itself; then the metadata names the endpoints.
   const endpoint = (url: string) => (configuration ? endpointKind(url, configuration.serverMetadata()) : 'discovery');
+  const fetch = timedFetch(config, endpoint);
+  const timeout = Math.ceil(config.httpTimeout / 1000) + 1;
   try {
-    configuration = await client.discovery(
-      // With allowedTenants, the well-known document itself: its issuer may be a template (tenants.ts).
-      discoveryTarget(config),
-      config.clientId,
-      clientMetadataFor(config),
-      auth,
-      { execute, [client.customFetch]: timedFetch(config, endpoint), timeout: Math.ceil(config.httpTimeout / 1000) + 1 },
-    );
+    // `server` gives the endpoints (no request); otherwise OIDC discovery or RFC 8414 (`discovery: 'oauth2'`). With
+    // allowedTenants, the well-known document itself: its issuer may be a template (tenants.ts).
+    configuration = config.server
+      ? configurationFromServer(config, auth, { fetch, timeout })
+      : await client.discovery(discoveryTarget(config), config.clientId, clientMetadataFor(config), auth, {
+          execute,
+          [client.customFetch]: fetch,
+          timeout,
+          algorithm: config.discovery,
+        });
   } catch (err) {
     const refused = templateRefused(err);
     if (refused) throw refused;
@@ -133,6 +139,7 @@ async function discover(config: ResolvedConfig): Promise<client.Configuration> {
   }
   assertIssuerFits(config, configuration.serverMetadata().issuer);
   assertIdpSupports(config, configuration.serverMetadata());
+  assertProfileSource(config, configuration.serverMetadata());
   await enableClientFeatures(config, configuration, auth);
   return configuration;
 }

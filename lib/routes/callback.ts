@@ -1,7 +1,8 @@
 /**
  * The redirect URI: matches the response to the login this browser started (by `state`, single use), redeems the
- * code with the client secret and the PKCE verifier, validates the ID token, then regenerates the session id and
- * stores the user. The response is always a redirect or an error page, never a page that keeps `?code=` visible.
+ * code with the client secret and the PKCE verifier, validates the ID token (plain OAuth 2.0: asks the profile API
+ * who the user is, idp/oauth2-profile.ts), then regenerates the session id and stores the user. The response is
+ * always a redirect or an error page, never a page that keeps `?code=` visible.
  */
 import type { RequestHandler } from 'express';
 import type * as client from 'openid-client';
@@ -9,6 +10,7 @@ import { LoginStateError, passError } from '../errors.js';
 import { emit } from '../events.js';
 import { assertDpopBound, dpopOptions } from '../idp/dpop.js';
 import { acceptIdToken } from '../idp/id-token.js';
+import { oauth2Identity, withoutIdToken } from '../idp/oauth2-profile.js';
 import { signedIdToken } from '../idp/jwe.js';
 import { callbackError, isInteractionRequired } from '../idp/protocol-errors.js';
 import { assertTenantAllowed, codeGrant } from '../idp/tenants.js';
@@ -25,6 +27,7 @@ import { CALLBACK_HEADERS, authorizationResponse } from './response-mode.js';
 /** @private */
 export function callbackHandler(ctx: Context): RequestHandler {
   const { config } = ctx;
+  const oidc = config.protocol === 'oidc';
   const who = { provider: providerLabel(config), issuer: config.issuer, userHashKey: config.telemetry.userHashKey };
   // The span and the login metrics (telemetry.ts): `observed` hears the outcome where it is decided below.
   return (req, res, next) => observeCallback(who, async (observed) => {
@@ -72,10 +75,15 @@ export function callbackHandler(ctx: Context): RequestHandler {
         const checks: client.AuthorizationCodeGrantChecks = {
           pkceCodeVerifier: pending.login.codeVerifier,
           expectedState: state,
-          expectedNonce: pending.login.nonce,
-          idTokenExpected: true,
-          // Step-up with max_age: openid-client then requires auth_time and checks it (OIDC Core §3.1.2.1).
-          ...(pending.login.maxAge !== undefined && { maxAge: pending.login.maxAge }),
+          // Plain OAuth 2.0 (scope without openid): no nonce was sent and no ID token is expected.
+          ...(oidc
+            ? {
+                expectedNonce: pending.login.nonce,
+                idTokenExpected: true,
+                // Step-up with max_age: openid-client then requires auth_time and checks it (OIDC Core §3.1.2.1).
+                ...(pending.login.maxAge !== undefined && { maxAge: pending.login.maxAge }),
+              }
+            : { idTokenExpected: false }),
         };
         // dpop: true — the code is redeemed with a proof of the login's key (RFC 9449 §5). A multi-tenant issuer
         // also yields the user's tenant, whose issuer the ID token was checked against (idp/tenants.ts).
@@ -83,11 +91,17 @@ export function callbackHandler(ctx: Context): RequestHandler {
         const response = grant.response;
         tenant = grant.tenant;
         assertDpopBound(config, response);
-        tokens = response;
-        // The decrypted, signed ID token when it came encrypted to the client (clientEncryptionKeys).
-        idToken = signedIdToken(config, response);
-        claims = await acceptIdToken(idToken, response.claims(), config, ctx.provider);
-        if (tenant !== undefined) assertTenantAllowed(config, tenant);
+        if (oidc) {
+          tokens = response;
+          // The decrypted, signed ID token when it came encrypted to the client (clientEncryptionKeys).
+          idToken = signedIdToken(config, response);
+          claims = await acceptIdToken(idToken, response.claims(), config, ctx.provider);
+          if (tenant !== undefined) assertTenantAllowed(config, tenant);
+        } else {
+          tokens = withoutIdToken(response);
+          // No ID token: the profile API says who the user is (idp/oauth2-profile.ts).
+          ({ claims } = await oauth2Identity(config, ctx.provider, tokens, pending.login.dpop));
+        }
         // Apple's first-login name (posted-user.ts): unsigned, so it only fills claims the ID token lacks.
         if (config.keepPostedUser) claims = withPostedUser(params, claims);
       } catch (err) {

@@ -31,7 +31,10 @@ export async function completeLogin(
   pending: PendingLogin,
 ): Promise<StoredUser> {
   const sub = idTokenClaims.sub as string;
-  const acr = typeof idTokenClaims.acr === 'string' ? idTokenClaims.acr : undefined;
+  // A profile API's answer (plain OAuth 2.0) is no statement about the authentication: acr, auth_time and sid
+  // count only when they come from a validated ID token.
+  const authn: Record<string, unknown> = ctx.config.protocol === 'oidc' ? idTokenClaims : {};
+  const acr = typeof authn.acr === 'string' ? authn.acr : undefined;
   // OIDC Core §3.1.2.1: acr_values is a voluntary request, so the IdP may well answer with a weaker login.
   // Refusing it here (and keeping the previous session) is what prevents a step-up redirect loop.
   if (pending.acr !== undefined && (acr === undefined || !pending.acr.split(' ').includes(acr))) {
@@ -62,9 +65,9 @@ export async function completeLogin(
     tokens: stored,
     loginAt: now,
     seenAt: now,
-    ...(typeof idTokenClaims.sid === 'string' && { sid: idTokenClaims.sid }),
+    ...(typeof authn.sid === 'string' && { sid: authn.sid }),
     ...(acr !== undefined && { acr }),
-    ...(typeof idTokenClaims.auth_time === 'number' && { authTime: idTokenClaims.auth_time }),
+    ...(typeof authn.auth_time === 'number' && { authTime: authn.auth_time }),
     // Made with the login, so rendering logoutUrl(req) later never has to write the session.
     logoutToken: newLogoutToken(),
   };

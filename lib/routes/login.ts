@@ -1,6 +1,6 @@
 /**
- * GET /login: starts an authorization code flow (RFC 6749 §4.1) with PKCE S256 (RFC 7636) and an OpenID Connect
- * nonce. The pending login lives in the server-side session keyed by its `state`, so several tabs can log in at once.
+ * GET /login: starts an authorization code flow (RFC 6749 §4.1) with PKCE S256 (RFC 7636) and, for OpenID Connect,
+ * a nonce (a plain OAuth 2.0 login has no ID token to bind it to). The pending login lives in the server-side session keyed by its `state`, so several tabs can log in at once.
  * It remembers the issuer it was sent to, so a response can only complete a login at the same IdP (mix-up defense,
  * RFC 9700 §4.4).
  */
@@ -51,10 +51,11 @@ async function redirectToIdp(ctx: Context, req: Request, res: Response, request:
   const configuration = await ctx.provider.get();
   // 256-bit values from openid-client's CSPRNG helpers (RFC 9700 §2.1 wants at least 128 bits).
   const state = client.randomState();
-  const nonce = client.randomNonce();
+  // A nonce binds an ID token to this login (OIDC Core §3.1.2.1); plain OAuth 2.0 has none to bind.
+  const nonce = config.protocol === 'oidc' ? client.randomNonce() : undefined;
   const codeVerifier = client.randomPKCECodeVerifier();
   const codeChallenge = await client.calculatePKCECodeChallenge(codeVerifier);
-  const pending: PendingLogin = { nonce, codeVerifier, returnTo: request.returnTo, createdAt: nowSeconds(), issuer: config.issuer };
+  const pending: PendingLogin = { ...(nonce !== undefined && { nonce }), codeVerifier, returnTo: request.returnTo, createdAt: nowSeconds(), issuer: config.issuer };
   if (config.name !== undefined) pending.provider = config.name;
   if (telemetryEnabled()) pending.startedAt = Date.now();
   const extra: Record<string, string> = {};
@@ -89,7 +90,7 @@ async function redirectToIdp(ctx: Context, req: Request, res: Response, request:
     redirect_uri: config.redirectUri,
     scope: config.scope,
     state,
-    nonce,
+    ...(nonce !== undefined && { nonce }),
     code_challenge: codeChallenge,
     code_challenge_method: 'S256',
   }, dpop);

@@ -13,7 +13,8 @@ import type { StoredDpopKey, StoredExchangedToken, StoredTokens } from '../types
 
 /** One login in progress, started by GET /login and finished (once) by the callback. @private */
 export interface PendingLogin {
-  nonce: string;
+  /** OpenID Connect only: a plain OAuth 2.0 login sends no nonce. */
+  nonce?: string;
   codeVerifier: string;
   returnTo: string;
   /** Seconds since the epoch. */
