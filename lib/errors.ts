@@ -39,7 +39,10 @@ export type OAuthErrorCode =
   | 'logout_refused'
   | 'logout_state_invalid'
   | 'revocation_failed'
-  | 'token_exchange_failed';
+  | 'token_exchange_failed'
+  | 'tenant_not_allowed'
+  | 'provider_unknown'
+  | 'provider_unavailable';
 
 /**
  * Base class of every error the middleware passes to `next(err)`.
@@ -160,13 +163,14 @@ export class UnauthenticatedError extends OAuthLoginError {
 /**
  * The user is logged in but does not satisfy the route's rules (`forbidden`), came back from a step-up login
  * without the required authentication level (`step_up_failed`), or the app's afterCallback hook refused the login
- * (`login_rejected`). Always 403: logging in again would not help, so it never redirects to the IdP.
+ * (`login_rejected`), or the user's tenant is not in `allowedTenants` (`tenant_not_allowed`). Always 403: logging in
+ * again would not help, so it never redirects to the IdP.
  * @public
  */
 export class ForbiddenError extends OAuthLoginError {
   constructor(
     message = 'You are logged in but not allowed to access this resource.',
-    code: 'forbidden' | 'step_up_failed' | 'login_rejected' = 'forbidden',
+    code: 'forbidden' | 'step_up_failed' | 'login_rejected' | 'tenant_not_allowed' = 'forbidden',
   ) {
     super(code, 403, message);
   }
@@ -231,6 +235,24 @@ export class SessionStoreError extends OAuthLoginError {
       'session_store_unavailable',
       503,
       'The session store is temporarily unavailable. Please try again in a moment.',
+      options,
+    );
+  }
+}
+
+/**
+ * `resolveProvider` found no provider for this request (`provider_unknown`, 404: e.g. an unknown tenant), or it
+ * threw (`provider_unavailable`, 503: e.g. its database is down; the cause is kept for logs, never shown).
+ * @public
+ */
+export class ProviderResolutionError extends OAuthLoginError {
+  constructor(code: 'provider_unknown' | 'provider_unavailable', options?: { cause?: unknown }) {
+    super(
+      code,
+      code === 'provider_unknown' ? 404 : 503,
+      code === 'provider_unknown'
+        ? 'No sign-in is configured for this address or organization. Check the link you followed.'
+        : 'Sign-in is unavailable right now: its settings could not be loaded. Please try again shortly.',
       options,
     );
   }

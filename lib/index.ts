@@ -12,8 +12,21 @@
  * @packageDocumentation
  */
 export { oauthLogin } from './routes/router.js';
+export {
+  providers,
+  type PresetOverrides,
+  type AppleOptions,
+  type Auth0Options,
+  type CognitoOptions,
+  type GithubPresetOptions,
+  type GitlabPresetOptions,
+  type KeycloakOptions,
+  type MicrosoftOptions,
+  type OktaOptions,
+} from './config/presets/providers.js';
 export type { OAuthLoginConfig, ResolvedConfig } from './config/schema.js';
 export type { ProviderConfig } from './routes/providers.js';
+export type { PerRequestConfig, ResolveProvider } from './routes/per-request.js';
 export { requireAuth, type RequireAuthOptions, type ClaimRuleValue } from './guard/require-auth.js';
 export { getAccessToken } from './guard/access-token.js';
 export { fetchWithToken, type FetchWithTokenInit } from './guard/resource-fetch.js';
@@ -53,6 +66,7 @@ export {
   LogoutError,
   RevocationError,
   SessionStoreError,
+  ProviderResolutionError,
   type OAuthErrorCode,
 } from './errors.js';
 export { oauthErrorHandler } from './routes/error-page.js';
@@ -64,7 +78,6 @@ export type { RedisClient } from './config/redis-client.js';
 export type { ClientCertificateOption } from './config/client-certificate.js';
 export type { ResponseMode } from './config/client-security.js';
 export type { EncryptedResponse } from './config/encryption-keys.js';
-export { providers, type GithubPresetOptions, type GitlabPresetOptions } from './config/presets/providers.js';
 export type {
   ServerEndpoints,
   UserProfileOption,

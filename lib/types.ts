@@ -19,6 +19,8 @@ export interface AuthenticatedUser {
   tokenType: string;
   /** The `name` of the provider the user logged in with, when providers are named (several providers). */
   provider?: string;
+  /** A multi-tenant issuer (allowedTenants): the user's tenant id (`tid`), part of their identity with `sub`. */
+  tenant?: string;
   /** Access token expiry, seconds since the epoch, when the IdP said. */
   expiresAt?: number;
   refreshToken?: string;

@@ -15,6 +15,7 @@ import { PROFILES, applyProfileDefaults } from './profiles.js';
 import { PROVIDER_NAME, applyProviderDefaults } from './provider-names.js';
 import { type RedisClient, isRedisClient } from './redis-client.js';
 import { type SessionEndDerived, deriveSessionEnd, sessionEndIssues, sessionEndShape } from './session-end.js';
+import { tenantIssues, tenantShape } from './tenants.js';
 import { telemetryOptions } from './telemetry-options.js';
 
 /** Parameters the middleware owns: letting `authorizationParams` override them would undo a security check. */
@@ -115,6 +116,12 @@ const schema = z
       ])
       .optional(),
     clientPrivateKeyId: z.string().min(1).optional(),
+    // Issue 13: a client secret made on demand (Apple's signed secret JWT, presets/apple.ts), and the form_post
+    // `user` field some IdPs send once (Apple: the name, on the first login only).
+    makeClientSecret: z
+      .custom<(clientId: string) => Promise<string>>((v) => typeof v === 'function', 'makeClientSecret must be a function (clientId) => Promise<string>')
+      .optional(),
+    keepPostedUser: z.boolean({ error: 'keepPostedUser must be true or false' }).default(false),
     pushedAuthorizationRequests: z.boolean().default(false),
     dpop: z.boolean().default(false),
     // Issue 14: responseMode (with JARM), clientCertificate (mTLS), requestObject (JAR), clientEncryptionKeys.
@@ -127,6 +134,8 @@ const schema = z
     ...sessionEndShape,
     // Observability (README "Observability"): lib/config/telemetry-options.ts.
     ...telemetryOptions,
+    // Multi-tenant issuers (issue 13): lib/config/tenants.ts.
+    ...tenantShape,
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -159,10 +168,10 @@ const schema = z
     if (c.idTokenSigningAlgs.includes('none')) {
       ctx.addIssue({ code: 'custom', path: ['idTokenSigningAlgs'], message: 'unsigned ID tokens (alg "none") are never accepted' });
     }
-    for (const issue of [...clientAuthIssues(c), ...sessionEndIssues(c), ...clientSecurityIssues(c)]) ctx.addIssue({ code: 'custom', path: [issue.path], message: issue.message });
+    for (const issue of [...clientAuthIssues(c), ...sessionEndIssues(c), ...clientSecurityIssues(c), ...tenantIssues(c)]) ctx.addIssue({ code: 'custom', path: [issue.path], message: issue.message });
   })
   // Checked even when other fields fail, so a missing secret is listed together with every other problem.
-  .refine((c) => !needsClientSecret(c) || Boolean(c.clientSecret), {
+  .refine((c) => !needsClientSecret(c) || Boolean(c.clientSecret) || typeof c.makeClientSecret === 'function', {
     path: ['clientSecret'],
     when: (payload) => typeof payload.value === 'object' && payload.value !== null,
     message:

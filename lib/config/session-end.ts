@@ -20,6 +20,15 @@ export const sessionEndShape = {
     .enum(END_SESSION_METHODS, { error: 'endSessionMethod must be "POST" (default: the ID token never enters a URL) or "GET"' })
     .default('POST'),
   revokeTokens: z.boolean({ error: 'revokeTokens must be true or false' }).default(true),
+  // An IdP logout endpoint that is not RP-Initiated Logout (Amazon Cognito's /logout): a GET with client_id and
+  // the return URL under `redirectParam`, no ID token and no state (idp/end-session.ts).
+  logoutEndpoint: z
+    .object({
+      url: z.string().refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), 'logoutEndpoint.url must be an absolute http(s) URL'),
+      redirectParam: z.string().regex(/^[a-z_]{1,64}$/i, 'logoutEndpoint.redirectParam must be a parameter name such as "logout_uri"').default('post_logout_redirect_uri'),
+    }, { error: 'logoutEndpoint must be { url, redirectParam? }' })
+    .strict()
+    .optional(),
   maxSessionLifetime: z
     .number({ error: 'maxSessionLifetime is in seconds, e.g. 28800 for 8 hours' })
     .int('maxSessionLifetime is in whole seconds')

@@ -24,6 +24,7 @@ export function toAuthenticatedUser(user: StoredUser): AuthenticatedUser {
     accessToken: tokens.accessToken,
     tokenType: tokens.tokenType,
     ...(user.provider !== undefined && { provider: user.provider }),
+    ...(user.tenant !== undefined && { tenant: user.tenant }),
     ...(tokens.expiresAt !== undefined && { expiresAt: tokens.expiresAt }),
     ...(tokens.refreshToken !== undefined && { refreshToken: tokens.refreshToken }),
     ...(tokens.idToken !== undefined && { idToken: tokens.idToken }),

@@ -12,6 +12,7 @@ import { verifyIdTokenSignature } from '../idp/id-token.js';
 import { signedIdToken } from '../idp/jwe.js';
 import { withoutIdToken } from '../idp/oauth2-profile.js';
 import type { Provider } from '../idp/provider.js';
+import { tenantConfiguration } from '../idp/tenants.js';
 import { toStoredTokens } from '../idp/tokens.js';
 import { coordinationClient, coordinationKey } from '../session/redis.js';
 import { sharedRefresh } from '../session/refresh-lock.js';
@@ -40,7 +41,9 @@ export function needsRefresh(tokens: StoredTokens, skew: number): boolean {
 async function grant(provider: Provider, config: ResolvedConfig, user: StoredUser): Promise<RefreshOutcome> {
   const refreshToken = user.tokens.refreshToken;
   if (!refreshToken) return undefined;
-  const configuration = await provider.get();
+  // A multi-tenant issuer: the user's own tenant's issuer, so a refreshed ID token of another tenant is refused.
+  const base = await provider.get();
+  const configuration = user.tenant === undefined ? base : await tenantConfiguration(config, base, user.tenant);
   try {
     // DPoP-bound refresh tokens need a proof with the login's key (RFC 9449 §5).
     const granted = await client.refreshTokenGrant(configuration, refreshToken, undefined, await dpopOptions(configuration, user.dpop));
@@ -52,7 +55,7 @@ async function grant(provider: Provider, config: ResolvedConfig, user: StoredUse
     const idToken = oidc ? signedIdToken(config, response) : undefined;
     if (idToken) await verifyIdTokenSignature(idToken, config, provider);
     // OIDC Core §12.2: a refreshed ID token must be about the same user.
-    if (claims && claims.sub !== user.sub) {
+    if (claims && (claims.sub !== user.sub || (user.tenant !== undefined && claims.tid !== user.tenant))) {
       throw new TokenValidationError('id_token_invalid', 401, 'The refreshed ID token is about a different user.');
     }
     return toStoredTokens(response, user.tokens, idToken);

@@ -30,6 +30,9 @@ export interface ClientAuthConfig {
   tokenEndpointAuthMethod: TokenEndpointAuthMethod;
   clientSecret?: string | undefined;
   clientKey?: ClientKey | undefined;
+  clientId?: string;
+  /** A secret made on demand (Apple): asked before each authenticated call, so it may renew itself. */
+  makeClientSecret?: ((clientId: string) => Promise<string>) | undefined;
 }
 
 /**
@@ -37,6 +40,17 @@ export interface ClientAuthConfig {
  * @private
  */
 export async function clientAuthFor(config: ClientAuthConfig): Promise<client.ClientAuth> {
+  const make = config.makeClientSecret;
+  if (make && (config.tokenEndpointAuthMethod === 'client_secret_post' || config.tokenEndpointAuthMethod === 'client_secret_basic')) {
+    const method = config.tokenEndpointAuthMethod === 'client_secret_post' ? client.ClientSecretPost : client.ClientSecretBasic;
+    // oauth4webapi awaits the ClientAuth, so the secret can be made (or renewed) right before each request.
+    const auth = async (as: client.ServerMetadata, c: client.ClientMetadata, body: URLSearchParams, headers: Headers): Promise<void> => {
+      method(await make(config.clientId ?? String(c.client_id)))(as, c, body, headers);
+    };
+    // openid-client types ClientAuth as returning void, but awaits it (its own PrivateKeyJwt is async too).
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises
+    return auth;
+  }
   switch (config.tokenEndpointAuthMethod) {
     case 'private_key_jwt':
       return client.PrivateKeyJwt(await clientSigningKey(config.clientKey!));

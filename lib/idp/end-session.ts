@@ -33,10 +33,19 @@ export interface EndSessionSubject {
  */
 export async function endSessionRequest(
   provider: Provider,
-  config: Pick<ResolvedConfig, 'clientId' | 'postLogoutReturnUrl' | 'endSessionMethod' | 'allowInsecureRequests'>,
+  config: Pick<ResolvedConfig, 'clientId' | 'postLogoutReturnUrl' | 'endSessionMethod' | 'allowInsecureRequests' | 'logoutEndpoint'>,
   subject: EndSessionSubject,
   state: string,
 ): Promise<EndSessionRequest | undefined> {
+  const own = config.logoutEndpoint;
+  if (own) {
+    // Not RP-Initiated Logout: the IdP's own GET endpoint (Cognito), told only the client and where to return.
+    if (new URL(own.url).protocol !== 'https:' && !config.allowInsecureRequests) return undefined;
+    const url = new URL(own.url);
+    url.searchParams.set('client_id', config.clientId);
+    url.searchParams.set(own.redirectParam, config.postLogoutReturnUrl);
+    return { method: 'GET', url: url.href, fields: {} };
+  }
   let configuration: client.Configuration;
   try {
     configuration = await provider.get();

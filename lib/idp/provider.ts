@@ -30,6 +30,7 @@ import { mtlsAgent } from './mtls.js';
 import { assertProfileSource, configurationFromServer } from './server-metadata.js';
 import { tokenErrorWithStatus } from './token-response.js';
 import { assertIdpSupports } from './support.js';
+import { assertIssuerFits, discoveryTarget, templateRefused } from './tenants.js';
 
 type RemoteJWKSet = ReturnType<typeof createRemoteJWKSet>;
 
@@ -104,16 +105,19 @@ async function discover(config: ResolvedConfig): Promise<client.Configuration> {
   const fetch = timedFetch(config, endpoint);
   const timeout = Math.ceil(config.httpTimeout / 1000) + 1;
   try {
-    // `server` gives the endpoints (no request); otherwise OIDC discovery or RFC 8414 (`discovery: 'oauth2'`).
+    // `server` gives the endpoints (no request); otherwise OIDC discovery or RFC 8414 (`discovery: 'oauth2'`). With
+    // allowedTenants, the well-known document itself: its issuer may be a template (tenants.ts).
     configuration = config.server
       ? configurationFromServer(config, auth, { fetch, timeout })
-      : await client.discovery(new URL(config.issuer), config.clientId, clientMetadataFor(config), auth, {
+      : await client.discovery(discoveryTarget(config), config.clientId, clientMetadataFor(config), auth, {
           execute,
           [client.customFetch]: fetch,
           timeout,
           algorithm: config.discovery,
         });
   } catch (err) {
+    const refused = templateRefused(err);
+    if (refused) throw refused;
     const transport = findCause(err, IdpUnavailableError);
     if (transport) {
       // The app is fine, the IdP is not: 503 (with Retry-After) tells clients to come back; 504 when it was slow.
@@ -132,6 +136,7 @@ async function discover(config: ResolvedConfig): Promise<client.Configuration> {
       { cause: err },
     );
   }
+  assertIssuerFits(config, configuration.serverMetadata().issuer);
   assertIdpSupports(config, configuration.serverMetadata());
   assertProfileSource(config, configuration.serverMetadata());
   await enableClientFeatures(config, configuration, auth);

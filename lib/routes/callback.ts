@@ -5,21 +5,22 @@
  * always a redirect or an error page, never a page that keeps `?code=` visible.
  */
 import type { RequestHandler } from 'express';
-import * as client from 'openid-client';
+import type * as client from 'openid-client';
 import { LoginStateError, passError } from '../errors.js';
 import { emit } from '../events.js';
 import { assertDpopBound, dpopOptions } from '../idp/dpop.js';
-import { responseConfiguration } from '../idp/client-features.js';
 import { acceptIdToken } from '../idp/id-token.js';
 import { oauth2Identity, withoutIdToken } from '../idp/oauth2-profile.js';
 import { signedIdToken } from '../idp/jwe.js';
 import { callbackError, isInteractionRequired } from '../idp/protocol-errors.js';
+import { assertTenantAllowed, codeGrant } from '../idp/tenants.js';
 import { toStoredTokens } from '../idp/tokens.js';
 import { claimPendingLogin, regenerateWithUser } from '../session/persistence.js';
 import { indexSession } from '../session/sid-index.js';
 import { sessionOf } from '../session/state.js';
 import { observeCallback, providerLabel } from '../telemetry.js';
 import { completeLogin } from './complete-login.js';
+import { withPostedUser } from './posted-user.js';
 import type { Context } from './context.js';
 import { CALLBACK_HEADERS, authorizationResponse } from './response-mode.js';
 
@@ -70,6 +71,7 @@ export function callbackHandler(ctx: Context): RequestHandler {
       let claims: Record<string, unknown>;
       let tokens: client.TokenEndpointResponse;
       let idToken: string | undefined;
+      let tenant: string | undefined;
       try {
         const checks: client.AuthorizationCodeGrantChecks = {
           pkceCodeVerifier: pending.login.codeVerifier,
@@ -84,20 +86,25 @@ export function callbackHandler(ctx: Context): RequestHandler {
               }
             : { idTokenExpected: false }),
         };
-        // dpop: true — the code is redeemed with a proof of the login's key (RFC 9449 §5).
-        const dpop = await dpopOptions(configuration, pending.login.dpop);
-        const response = await client.authorizationCodeGrant(responseConfiguration(configuration), url, checks, undefined, dpop);
+        // dpop: true — the code is redeemed with a proof of the login's key (RFC 9449 §5). A multi-tenant issuer
+        // also yields the user's tenant, whose issuer the ID token was checked against (idp/tenants.ts).
+        const grant = await codeGrant(config, configuration, url, checks, (c) => dpopOptions(c, pending.login.dpop));
+        const response = grant.response;
+        tenant = grant.tenant;
         assertDpopBound(config, response);
         if (oidc) {
           tokens = response;
           // The decrypted, signed ID token when it came encrypted to the client (clientEncryptionKeys).
           idToken = signedIdToken(config, response);
           claims = await acceptIdToken(idToken, response.claims(), config, ctx.provider);
+          if (tenant !== undefined) assertTenantAllowed(config, tenant);
         } else {
           tokens = withoutIdToken(response);
           // No ID token: the profile API says who the user is (idp/oauth2-profile.ts).
           ({ claims } = await oauth2Identity(config, ctx.provider, tokens, pending.login.dpop));
         }
+        // Apple's first-login name (posted-user.ts): unsigned, so it only fills claims the ID token lacks.
+        if (config.keepPostedUser) claims = withPostedUser(params, claims);
       } catch (err) {
         // prompt=none that needs the user (OIDC Core §3.1.2.6): stay anonymous, back where they were.
         if (pending.login.silent && isInteractionRequired(err)) {
@@ -110,6 +117,7 @@ export function callbackHandler(ctx: Context): RequestHandler {
       const user = await completeLogin(ctx, req, tokens, toStoredTokens(tokens, undefined, idToken), claims, pending.login);
       if (pending.login.dpop) user.dpop = pending.login.dpop;
       if (config.name !== undefined) user.provider = config.name;
+      if (tenant !== undefined) user.tenant = tenant;
       await regenerateWithUser(req, user, (sessionId) => indexSession(ctx.config, req, user, sessionId));
       emit(req, 'login', {
         sub: user.sub,

@@ -21,8 +21,8 @@ import type { Context } from './context.js';
 /** Marks the re-submitted POST; removed before the response is processed. @private */
 export const RELAY_FIELD = 'oauth_login_relay';
 
-/** Authorization response parameters worth relaying (RFC 6749 §4.1.2, RFC 9207, JARM §2.3, OIDC Session §3). */
-const RESPONSE_FIELDS = ['code', 'state', 'iss', 'error', 'error_description', 'error_uri', 'response', 'session_state'];
+/** Authorization response parameters worth relaying (RFC 6749 §4.1.2, RFC 9207, JARM §2.3, OIDC Session §3; Apple's `user`). */
+const RESPONSE_FIELDS = ['code', 'state', 'iss', 'error', 'error_description', 'error_uri', 'response', 'session_state', 'user'];
 
 const escapeHtml = (s: string): string =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);

@@ -58,6 +58,7 @@ async function redirectToIdp(ctx: Context, req: Request, res: Response, request:
   const codeVerifier = randomValue();
   const codeChallenge = pkceS256Challenge(codeVerifier);
   const pending: PendingLogin = { ...(nonce !== undefined && { nonce }), codeVerifier, returnTo: request.returnTo, createdAt: nowSeconds(), issuer: config.issuer };
+  if (config.name !== undefined) pending.provider = config.name;
   if (telemetryEnabled()) pending.startedAt = Date.now();
   const extra: Record<string, string> = {};
   if (request.acr !== undefined) extra.acr_values = pending.acr = request.acr;

@@ -16,6 +16,7 @@ import { loginHandler } from './login.js';
 import { logoutGetHandler, logoutPostHandlers } from './logout.js';
 import { exposeLogoutUrl } from './logout-url.js';
 import { type ProviderConfig, ownUsersOnly, providersRouter } from './providers.js';
+import { type PerRequestConfig, isPerRequest, perRequestRouter } from './per-request.js';
 import { mountCallback } from './response-mode.js';
 
 /**
@@ -27,13 +28,15 @@ import { mountCallback } from './response-mode.js';
  * at start-up does not stop the app from starting.
  *
  * Several providers: `oauthLogin([{ name: 'google', ... }, { name: 'okta', ... }])` gives each its own routes
- * (`/login/<name>`, `/callback/<name>`) and a shared `/logout`; see providers.ts.
+ * (`/login/<name>`, `/callback/<name>`) and a shared `/logout`; see providers.ts. A provider per request:
+ * `oauthLogin({ resolveProvider: async (req) => config | undefined, baseURL })`; see per-request.ts.
  *
  * @throws {ConfigError} with one line per problem when the configuration is invalid.
  * @public
  */
-export function oauthLogin(config?: OAuthLoginConfig | ProviderConfig[]): Router {
+export function oauthLogin(config?: OAuthLoginConfig | ProviderConfig[] | PerRequestConfig): Router {
   if (Array.isArray(config)) return providersRouter(config, oauthLogin);
+  if (isPerRequest(config)) return perRequestRouter(config);
   const resolved = resolveConfig(config);
   if (resolved.allowInsecureRequests) {
     process.emitWarning(

@@ -29,6 +29,8 @@ export interface PendingLogin {
   silent?: boolean;
   /** The issuer the request went to: the callback refuses a response meant for another IdP (mix-up defense). */
   issuer?: string;
+  /** The `name` of the provider the login was sent to: with resolveProvider, how the callback finds it again. */
+  provider?: string;
   /** dpop: true — the login's DPoP key pair, bound to the code at PAR or by dpop_jkt (RFC 9449 §10). */
   dpop?: StoredDpopKey;
 }
@@ -49,6 +51,8 @@ export interface StoredUser {
   authTime?: number;
   /** The `name` of the provider the user logged in with (several providers). */
   provider?: string;
+  /** A multi-tenant issuer: the tenant (`tid`) whose issuer signed the ID token; refreshes must stay with it. */
+  tenant?: string;
   /** dpop: true — the key pair the tokens are bound to (RFC 9449). */
   dpop?: StoredDpopKey;
   /** The per-session logout token (logout-state.ts): proves a logout request came from the app's own pages. */
@@ -135,6 +139,12 @@ export function takePendingLogin(
   delete pending[state];
   if (Object.keys(pending).length === 0) delete session.oauth!.pending;
   return { login, expired: nowSeconds() - login.createdAt >= ttl };
+}
+
+/** The pending login for `state`, left in place (the callback takes it). @private */
+export function peekPendingLogin(session: ReqSession, state: string): PendingLogin | undefined {
+  const pending = session.oauth?.pending;
+  return pending && Object.hasOwn(pending, state) ? pending[state] : undefined;
 }
 
 /** The logged-in user, if any. @private */
