@@ -80,6 +80,27 @@ export function startChild(script, env, name, extraExecArgv = []) {
   });
 }
 
+/**
+ * The Redis commands clients sent while `action` ran, per name, from MONITOR: unlike INFO commandstats it leaves
+ * out the commands a Lua script runs inside Redis (they are one round trip, the EVAL that started them).
+ */
+export async function sentCommands(redis, action) {
+  const monitor = await redis.monitor();
+  const seen = {};
+  monitor.on('monitor', (_time, args, source) => {
+    const cmd = String(args[0]).toLowerCase();
+    if (String(source).includes('lua') || cmd === 'info' || cmd === 'monitor' || cmd.startsWith('config')) return;
+    seen[cmd] = (seen[cmd] ?? 0) + 1;
+  });
+  try {
+    await action();
+    await new Promise((resolve) => setTimeout(resolve, 150)); // MONITOR lines arrive asynchronously
+  } finally {
+    monitor.disconnect();
+  }
+  return { delta: seen, total: Object.values(seen).reduce((a, b) => a + b, 0) };
+}
+
 /** Redis commands per name since the last call (INFO commandstats), without our own INFO. */
 export async function commandDelta(redis, previous) {
   const info = await redis.info('commandstats');

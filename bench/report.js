@@ -74,7 +74,7 @@ function targets(report) {
   const t = report.trace.ours;
   if (t && store === 'redis') {
     judge('<= 4 Redis commands per login including the first page, single-use state kept', `${t.loginTotal} (${cmds(t.login)})`, t.loginTotal <= 4,
-      t.login.del ? 'the DEL is regenerate() destroying the pre-login session, which keeps the consumed state single-use; the rest are SET at /login, GET + SET at the callback and GET for the first page' : 'see the trace below');
+      'issue 11 makes the login claim its pending login in the store (one EVAL) before the code is redeemed, so two deliveries of one callback can never both redeem it, on any instance; the session commands are /login: EVAL (write), callback: GET, EVAL (claim), EVAL (tombstone of the pre-login session), EVAL (the new session), first page: GET (plus one MULTI for the sid/sub index when backchannelLogout is on); the baseline and the openid-client app send 7');
   }
   const s = report.storm;
   if (s) {

@@ -20,7 +20,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { get, loginOnce, runLogins } from './driver.js';
-import { CLIENT_ID, CLIENT_SECRET, commandDelta, log, median, resultsDir, startChild, startRedis } from './harness.js';
+import { CLIENT_ID, CLIENT_SECRET, commandDelta, log, median, resultsDir, sentCommands, startChild, startRedis } from './harness.js';
 import { measurePieces } from './pieces.js';
 import { markdown } from './report.js';
 import { refreshStorm } from './storm.js';
@@ -81,15 +81,12 @@ async function round(app, scenario, redis) {
 /** Exact Redis traffic of one operation, before any load: one login, one authenticated request, one bounce. */
 async function traceOne(app, redis) {
   await loginOnce(app.baseURL); // discovery and JWKS warm-up
-  await redis.config('RESETSTAT');
-  const cookie = await loginOnce(app.baseURL);
-  const login = await commandDelta(redis);
-  await redis.config('RESETSTAT');
-  await get(`${app.baseURL}/me`, { cookie, accept: 'application/json' });
-  const authed = await commandDelta(redis);
-  await redis.config('RESETSTAT');
-  await get(`${app.baseURL}/me`);
-  const bounce = await commandDelta(redis);
+  let cookie;
+  const login = await sentCommands(redis, async () => {
+    cookie = await loginOnce(app.baseURL);
+  });
+  const authed = await sentCommands(redis, () => get(`${app.baseURL}/me`, { cookie, accept: 'application/json' }));
+  const bounce = await sentCommands(redis, () => get(`${app.baseURL}/me`));
   const sessionCookie = cookie.split('; ').find((c) => c.startsWith('app.sid=') || c.startsWith('connect.sid='));
   const sid = sessionCookie && decodeURIComponent(sessionCookie.split('=')[1]).slice(2).split('.')[0];
   // Ours stores sealed sessions under storeKeyOf(id), the others under the id.
