@@ -9,7 +9,7 @@ import type { OAuthEvents } from '../events.js';
 import type { AfterCallback } from '../types.js';
 import { type ClientKey, TOKEN_ENDPOINT_AUTH_METHODS, clientAuthIssues, needsClientSecret, parseClientKey, usesClientKey } from './client-key.js';
 import { type ResolvedClientSecurity, clientSecurityIssues, clientSecurityShape, resolveClientSecurity } from './client-security.js';
-import { LOOPBACK, baseUrlOption, httpUrl, parseOptions, routePath } from './fields.js';
+import { baseUrlOption, httpUrl, isClearTextOrigin, parseOptions, routePath } from './fields.js';
 import { PROFILES, applyProfileDefaults } from './profiles.js';
 import { PROVIDER_NAME, applyProviderDefaults } from './provider-names.js';
 import { type RedisClient, isRedisClient } from './redis-client.js';
@@ -138,7 +138,7 @@ const schema = z
       });
     }
     const base = URL.canParse(c.baseURL) ? new URL(c.baseURL) : undefined;
-    if (base?.protocol === 'http:' && !LOOPBACK.has(base.hostname) && !c.allowInsecureRequests) {
+    if (base && isClearTextOrigin(base) && !c.allowInsecureRequests) {
       ctx.addIssue({
         code: 'custom',
         path: ['baseURL'],

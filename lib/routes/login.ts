@@ -47,7 +47,7 @@ export async function startLogin(ctx: Context, req: Request, res: Response, requ
 async function redirectToIdp(ctx: Context, req: Request, res: Response, request: LoginRequest): Promise<void> {
   const { config } = ctx;
   const session = sessionOf(req);
-  warnAboutCookie(session, config.secureCookies);
+  warnAboutCookie(session, config.secureCookies, req.secure);
   const configuration = await ctx.provider.get();
   // 256-bit values from openid-client's CSPRNG helpers (RFC 9700 §2.1 wants at least 128 bits).
   const state = client.randomState();
