@@ -56,6 +56,8 @@ export {
 } from './errors.js';
 export { oauthErrorHandler } from './routes/error-page.js';
 export { oauthSession, redisClientOptions, type OAuthSessionMiddleware } from './session/store.js';
+export { sealedStore } from './session/sealed-store.js';
+export { storeKeyOf } from './session/session-key.js';
 export type { OAuthSessionOptions } from './config/session-options.js';
 export type { RedisClient } from './config/redis-client.js';
 export type { ClientCertificateOption } from './config/client-certificate.js';

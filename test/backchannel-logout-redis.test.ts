@@ -9,6 +9,7 @@ import { login } from './helpers/flow.js';
 import { CLIENT_ID, type TestIdp } from './helpers/idp.js';
 import { sessionIdFromCookie, startTwoInstances } from './helpers/instances.js';
 import type { TestServer } from './helpers/servers.js';
+import { hasSession } from './helpers/sealed.js';
 
 let idp: TestIdp;
 let a: TestServer;
@@ -31,7 +32,7 @@ test('a logout token received by instance B ends the session created through ins
   await login(alice2, a.url, { user: 'alice' });
   await login(bob, a.url, { user: 'bob' });
   const sid = sessionIdFromCookie(alice1.cookie('app.sid')!.value);
-  expect(await raw.exists(`sess:${sid}`)).toBe(1);
+  expect(await hasSession(raw, sid)).toBe(1);
   // The index lives in Redis, namespaced and with a TTL.
   const keys = await raw.keys(`eol:${CLIENT_ID}:bcl:*`);
   expect(keys.length).toBeGreaterThanOrEqual(4);
@@ -46,7 +47,7 @@ test('a logout token received by instance B ends the session created through ins
     await new Promise((r) => setTimeout(r, 20));
   }
   expect(idp.events.filter((e) => e === 'backchannel.success').length).toBe(before + 1);
-  expect(await raw.exists(`sess:${sid}`)).toBe(0);
+  expect(await hasSession(raw, sid)).toBe(0);
   expect(await loggedIn(alice1)).toBe(false);
   expect(await loggedIn(alice2)).toBe(true);
   expect(await loggedIn(bob)).toBe(true);

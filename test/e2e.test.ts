@@ -14,6 +14,7 @@ import { DEMO_USERS } from '../example-app/idp.js';
 import { Redis } from 'ioredis';
 import { expressExecArgv } from './helpers/express-major.js';
 import { startRedis } from './helpers/redis.js';
+import { readStored } from './helpers/sealed.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(process.cwd(), 'test-artifacts');
@@ -401,9 +402,9 @@ test('with REDIS_URL the example app keeps its sessions in Redis', async () => {
     // The browser's cookie names a session that lives in Redis, and that session holds the login.
     const cookie = (await context.cookies(withRedis.url)).find((c) => c.name === withRedis.sessionCookie)!;
     const sid = decodeURIComponent(cookie.value).replace(/^s:/, '').split('.')[0];
-    const stored = await redis.get(`example-app:${sid}`);
-    expect(stored).not.toBeNull();
-    expect(JSON.parse(stored!).oauth.user.sub).toBe('alice');
+    const stored = await readStored(redis, sid!, 'example-app:');
+    expect(stored).toBeDefined();
+    expect(stored!.oauth.user.sub).toBe('alice');
   } finally {
     await context.close();
     await withRedis.close();

@@ -10,6 +10,7 @@ import type { TestIdp } from './helpers/idp.js';
 import { sessionIdFromCookie, startTwoInstances } from './helpers/instances.js';
 import { confirmAtIdp, endSessionForm, postLogout, sameOrigin } from './helpers/logout.js';
 import type { TestServer } from './helpers/servers.js';
+import { hasSession, readStored } from './helpers/sealed.js';
 
 let idp: TestIdp;
 let a: TestServer;
@@ -22,10 +23,7 @@ beforeAll(async () => {
 afterAll(() => close());
 
 const sidOf = (browser: Browser) => sessionIdFromCookie(browser.cookie('app.sid')!.value);
-const stored = async (sid: string) => {
-  const value = await raw.get(`sess:${sid}`);
-  return value === null ? undefined : JSON.parse(value);
-};
+const stored = async (sid: string): Promise<Record<string, any>> => (await readStored(raw, sid)) as Record<string, any>;
 const me = (browser: Browser, url: string) => browser.request(`${url}/api/me`, { headers: { accept: 'application/json' } });
 
 test('a POST to instance B ends the session made through A; the IdP returns to A with the state, which A accepts', async () => {
@@ -37,7 +35,7 @@ test('a POST to instance B ends the session made through A; the IdP returns to A
   // Instance B answers for the public URL (a's): that is the Origin the browser sends.
   const page = await postLogout(browser, b.url, sameOrigin(a.url));
   const { fields } = endSessionForm(page);
-  expect(await raw.exists(`sess:${sid}`)).toBe(0);
+  expect(await hasSession(raw, sid)).toBe(0);
   // The fresh session that waits for the IdP's answer is in Redis too, so any instance can check the state.
   expect((await stored(sidOf(browser))).oauth.logout.state).toBe(fields.get('state'));
   expect(idp.revocations.slice(before).filter((r) => r.token === refreshToken)).toHaveLength(1);
@@ -55,7 +53,7 @@ test('the tokenised link of a session made through A works on B', async () => {
   const token = (await stored(sid)).oauth.user.logoutToken;
   const res = await browser.request(`${b.url}/logout?confirm=${token}`, { headers: { 'sec-fetch-site': 'same-origin' } });
   endSessionForm(res);
-  expect(await raw.exists(`sess:${sid}`)).toBe(0);
+  expect(await hasSession(raw, sid)).toBe(0);
 });
 
 test('cross-site requests reaching either instance leave the session in Redis and the user logged in', async () => {
@@ -66,6 +64,6 @@ test('cross-site requests reaching either instance leave the session in Redis an
     expect((await postLogout(browser, url, { origin: 'https://evil.example' })).status).toBe(403);
     expect((await browser.request(`${url}/logout`, { headers: { 'sec-fetch-site': 'cross-site' } })).status).toBe(200);
   }
-  expect(await raw.exists(`sess:${sid}`)).toBe(1);
+  expect(await hasSession(raw, sid)).toBe(1);
   expect((await me(browser, b.url)).status).toBe(200);
 });

@@ -10,6 +10,7 @@ import { type TestIdp, startTestIdp } from './helpers/idp.js';
 import { sessionIdFromCookie, startInstance } from './helpers/instances.js';
 import { type RedisServer, freePort, startRedis } from './helpers/redis.js';
 import { type TestServer, startServer } from './helpers/servers.js';
+import { readStored, writeStored } from './helpers/sealed.js';
 
 const nodes: RedisServer[] = [];
 let cluster: Cluster;
@@ -80,15 +81,15 @@ test('full login and protected requests with sessions in a 3-node Redis Cluster'
   expect(final.status).toBe(200);
   expect(JSON.parse(final.body).sub).toBe('alice');
   const sid = sessionIdFromCookie(browser.cookie('app.sid')!.value);
-  const stored = await cluster.get(`sess:${sid}`);
-  expect(JSON.parse(stored!).oauth.user.sub).toBe('alice');
+  const stored = await readStored(cluster, sid);
+  expect(stored!.oauth.user.sub).toBe('alice');
 
   // The access token expires (its stored expiry moves into the past): the refresh takes the lock and stores its
   // outcome on the cluster (lock and outcome share a hash tag, so one slot), and the rotated token lands in the session.
-  const data = JSON.parse(stored!);
+  const data = stored!;
   const before = data.oauth.user.tokens.accessToken;
   data.oauth.user.tokens.expiresAt = Math.floor(Date.now() / 1000) - 1;
-  await cluster.set(`sess:${sid}`, JSON.stringify(data), 'KEEPTTL');
+  await writeStored(cluster, sid, data);
   const responses = await Promise.all(
     Array.from({ length: 5 }, () => browser.request(`${app.url}/api/me`, { headers: { accept: 'application/json' } })),
   );

@@ -14,6 +14,7 @@ import { type TestIdp, startTestIdp } from './helpers/idp.js';
 import { SECRET, sessionIdFromCookie, startInstance } from './helpers/instances.js';
 import { type RedisServer, startRedis } from './helpers/redis.js';
 import { type TestServer, startServer } from './helpers/servers.js';
+import { hasSession } from './helpers/sealed.js';
 
 let redis: RedisServer;
 let idp: TestIdp;
@@ -107,7 +108,7 @@ test('Redis stopped mid-session: 503s quickly on protected and login routes; res
   expect(await untilOk(browser, `${app.url}/api/me`)).toBe(200);
   // Nothing queued during the outage deleted it once Redis was back.
   const check = new Redis(redis.url);
-  expect(await check.exists(`sess:${sessionIdFromCookie(cookie)}`)).toBe(1);
+  expect(await hasSession(check, sessionIdFromCookie(cookie))).toBe(1);
   check.disconnect();
   expect(browser.cookie('app.sid')!.value).toBe(cookie);
   expect(JSON.parse((await browser.request(`${app.url}/api/me`, { headers: json })).body).sub).toBe('alice');

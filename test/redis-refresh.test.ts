@@ -9,6 +9,7 @@ import type { TestIdp } from './helpers/idp.js';
 import { monitorRedis, sessionIdFromCookie, startInstance, startTwoInstances } from './helpers/instances.js';
 import type { RedisServer } from './helpers/redis.js';
 import { type TestServer, startServer } from './helpers/servers.js';
+import { hasSession, readStored, writeStored } from './helpers/sealed.js';
 
 let redis: RedisServer;
 let idp: TestIdp;
@@ -28,13 +29,13 @@ test('50 concurrent requests on two instances after expiry: one refresh grant, e
   await login(browser, a.url);
   const sid = sessionIdFromCookie(browser.cookie('app.sid')!.value);
   const before = JSON.parse((await api(browser, b.url)).body);
-  const oldRefresh = JSON.parse((await raw.get(`sess:${sid}`))!).oauth.user.tokens.refreshToken as string;
+  const oldRefresh = (await readStored(raw, sid))!.oauth.user.tokens.refreshToken as string;
   expect(idp.grants.refresh_token ?? 0).toBe(0);
 
   // The access token expires: as if its time had passed, the stored expiry moves into the past (same Redis TTL).
-  const data = JSON.parse((await raw.get(`sess:${sid}`))!);
+  const data = (await readStored(raw, sid))!;
   data.oauth.user.tokens.expiresAt = Math.floor(Date.now() / 1000) - 1;
-  await raw.set(`sess:${sid}`, JSON.stringify(data), 'KEEPTTL');
+  await writeStored(raw, sid, data);
   const monitor = await monitorRedis(redis.url);
   const started = Date.now();
   const responses = await Promise.all(Array.from({ length: 50 }, (_, i) => api(browser, i % 2 ? b.url : a.url)));
@@ -58,7 +59,7 @@ test('50 concurrent requests on two instances after expiry: one refresh grant, e
   expect(JSON.stringify(outsideSession)).not.toContain(oldRefresh);
 
   // The session now holds the rotated refresh token, and both instances keep working with no further grant.
-  const stored = JSON.parse((await raw.get(`sess:${sid}`))!).oauth.user.tokens;
+  const stored = (await readStored(raw, sid))!.oauth.user.tokens;
   expect(stored.refreshToken).not.toBe(oldRefresh);
   expect(stored.accessToken).toBe([...tokens][0]);
   for (const base of [a.url, b.url]) {
@@ -103,7 +104,7 @@ describe('when the IdP fails during a shared refresh', () => {
     expect(new Set(responses.map((r) => JSON.parse(r.body).error))).toEqual(new Set(['idp_timeout']));
     expect(refreshGrants() - before).toBe(1);
     // The IdP being slow is no reason to log the user out: the session is still there, and the next request refreshes.
-    expect(await raw.exists(`sess:${sid}`)).toBe(1);
+    expect(await hasSession(raw, sid)).toBe(1);
     await new Promise((r) => setTimeout(r, 1100)); // the shared error outcome lives one second
     const again = await api(browser, d.url);
     expect(again.status).toBe(200);

@@ -13,6 +13,7 @@ import { type TestIdp, startTestIdp } from './helpers/idp.js';
 import { sessionIdFromCookie, startInstance } from './helpers/instances.js';
 import { type RedisServer, freePort, startRedis } from './helpers/redis.js';
 import { type TestServer, startServer } from './helpers/servers.js';
+import { readStored } from './helpers/sealed.js';
 
 let master: RedisServer;
 let sentinel: ChildProcess;
@@ -55,8 +56,8 @@ test('login and a protected request with sessions on the master the sentinel nam
   // The session really is on the master the sentinel pointed at.
   const direct = new Redis(master.url);
   try {
-    const stored = await direct.get(`sess:${sessionIdFromCookie(browser.cookie('app.sid')!.value)}`);
-    expect(JSON.parse(stored!).oauth.user.sub).toBe('alice');
+    const stored = await readStored(direct, sessionIdFromCookie(browser.cookie('app.sid')!.value));
+    expect(stored!.oauth.user.sub).toBe('alice');
   } finally {
     direct.disconnect();
   }

@@ -11,6 +11,7 @@ import { SECRET, monitorRedis, sessionIdFromCookie, startTwoInstances } from './
 import type { RedisServer } from './helpers/redis.js';
 import { postLogout, sameOrigin } from './helpers/logout.js';
 import { type TestServer, startServer } from './helpers/servers.js';
+import { hasSession, readStored, redisKeyOf, writeStored } from './helpers/sealed.js';
 
 let redis: RedisServer;
 let a: TestServer;
@@ -44,7 +45,7 @@ test('login starts on instance A, the callback lands on instance B, and both ser
     expect(res.status).toBe(200);
     expect(JSON.parse(res.body).sub).toBe('alice');
   }
-  expect(await raw.exists(`sess:${sid}`)).toBe(1);
+  expect(await hasSession(raw, sid)).toBe(1);
 });
 
 test('an authenticated request that changes nothing costs exactly one Redis command (GET)', async () => {
@@ -61,7 +62,7 @@ test('an authenticated request that changes nothing costs exactly one Redis comm
       perRequest.push(monitor.commands.slice(before));
     }
     for (const commands of perRequest) {
-      expect(commands).toEqual([['get', `sess:${sid}`]]);
+      expect(commands).toEqual([['get', redisKeyOf(sid)]]);
     }
   } finally {
     await monitor.stop();
@@ -73,12 +74,12 @@ test('the Redis TTL follows the idle lifetime after login and the login timeout 
   const started = await browser.request(`${a.url}/login`);
   expect(started.status).toBe(302);
   const pendingSid = sessionIdFromCookie(browser.cookie('app.sid')!.value);
-  const pendingTtl = await raw.ttl(`sess:${pendingSid}`);
+  const pendingTtl = await raw.ttl(redisKeyOf(pendingSid));
   expect(pendingTtl).toBeGreaterThan(600 - 5); // loginTimeout default 600
   expect(pendingTtl).toBeLessThanOrEqual(600);
   const sid = await loginAcrossInstances(browser);
   expect(sid).not.toBe(pendingSid); // regenerated at login
-  const ttl = await raw.ttl(`sess:${sid}`);
+  const ttl = await raw.ttl(redisKeyOf(sid));
   expect(ttl).toBeGreaterThan(IDLE - 5);
   expect(ttl).toBeLessThanOrEqual(IDLE);
   // The cookie itself is a browser-session cookie: the lifetime is enforced on the server.
@@ -88,11 +89,11 @@ test('the Redis TTL follows the idle lifetime after login and the login timeout 
 test('near the absolute lifetime the Redis TTL follows it, and past it the session is ended on the server', async () => {
   const browser = new Browser();
   const sid = await loginAcrossInstances(browser);
-  const key = `sess:${sid}`;
+  const key = redisKeyOf(sid);
   const edit = async (change: (user: { loginAt: number; seenAt: number }) => void) => {
-    const data = JSON.parse((await raw.get(key))!);
+    const data = (await readStored(raw, sid))!;
     change(data.oauth.user);
-    await raw.set(key, JSON.stringify(data), 'KEEPTTL');
+    await writeStored(raw, sid, data);
   };
   const now = Math.floor(Date.now() / 1000);
   // Logged in long ago, last seen two minutes ago: this request stamps seenAt, and the new TTL is what is left of
@@ -110,17 +111,18 @@ test('near the absolute lifetime the Redis TTL follows it, and past it the sessi
     u.loginAt = now - ABSOLUTE - 1;
   });
   expect((await browser.request(`${a.url}/api/me`, { headers: { accept: 'application/json' } })).status).toBe(401);
-  expect(await raw.exists(key)).toBe(0);
+  expect(await hasSession(raw, sid)).toBe(0);
 });
 
-test('a typical login stores a session under 2 KB in Redis', async () => {
+// Sealed: AES-GCM ciphertext in base64url is 4/3 of the plaintext, plus IV, tag and revision (was 2 KB in clear).
+test('a typical login stores a session under 3 KB in Redis', async () => {
   const browser = new Browser();
   const sid = await loginAcrossInstances(browser);
-  const stored = await raw.get(`sess:${sid}`);
+  const stored = await raw.get(redisKeyOf(sid));
   const bytes = Buffer.byteLength(stored!);
   console.log(`session size in Redis after a typical login: ${bytes} bytes`);
-  expect(bytes).toBeLessThan(2048);
-  const data = JSON.parse(stored!);
+  expect(bytes).toBeLessThan(3072);
+  const data = (await readStored(raw, sid))!;
   expect(data.oauth.user.sub).toBe('alice');
   expect(data.oauth.pending).toBeUndefined();
 });
@@ -131,7 +133,7 @@ test('logout deletes the session from Redis', async () => {
   // Instance b answers for the public URL (a's): the browser's Origin is that one.
   const res = await postLogout(browser, b.url, sameOrigin(a.url));
   expect(res.status).toBe(200);
-  expect(await raw.exists(`sess:${sid}`)).toBe(0);
+  expect(await hasSession(raw, sid)).toBe(0);
   expect((await browser.request(`${a.url}/api/me`, { headers: { accept: 'application/json' } })).status).toBe(401);
 });
 

@@ -13,6 +13,7 @@ import { sessionIdFromCookie, startInstance } from './helpers/instances.js';
 import { type RedisServer, startRedis } from './helpers/redis.js';
 import { type TestServer, startServer } from './helpers/servers.js';
 import { editSession, readSession, sessionIdOf } from './helpers/store.js';
+import { redisKeyOf } from './helpers/sealed.js';
 
 const now = () => Math.floor(Date.now() / 1000);
 const json = { accept: 'application/json' };
@@ -193,7 +194,7 @@ describe('in Redis the session key expires with the ceiling', () => {
     const hops = await browser.navigate(`${instance.url}/login?returnTo=/api/me`, { headers: json });
     expect(hops.at(-1)!.status).toBe(200);
     const sid = sessionIdFromCookie(browser.cookie('app.sid')!.value);
-    const ttl = await raw.ttl(`sess:${sid}`);
+    const ttl = await raw.ttl(redisKeyOf(sid));
     expect(ttl).toBeGreaterThan(100);
     expect(ttl).toBeLessThanOrEqual(120);
   });

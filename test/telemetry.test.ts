@@ -21,6 +21,7 @@ import { type Cluster2, sessionIdFromCookie, startInstance, startTwoInstances } 
 import { endSessionForm, postLogout } from './helpers/logout.js';
 import { type TestServer, startServer } from './helpers/servers.js';
 import { registerTestTelemetry } from './helpers/telemetry.js';
+import { readStored, writeStored } from './helpers/sealed.js';
 
 const otel = registerTestTelemetry();
 const HASH_KEY = 'a-telemetry-user-hash-key-that-is-long-enough-0123456789';
@@ -64,7 +65,7 @@ const A = {
   storeOperation: 'express_oauth_login.session_store.operation',
 };
 const json = { headers: { accept: 'application/json' } };
-const session = async (sid: string) => JSON.parse((await cluster.raw.get(`sess:${sid}`))!);
+const session = async (sid: string) => (await readStored(cluster.raw, sid))!;
 
 /** Logs `user` in on instance a, remembering every secret the login handles: verifier, nonce, code, ids, tokens. */
 async function signIn(browser: Browser, user = 'alice'): Promise<string> {
@@ -215,7 +216,7 @@ test('a refresh burst on two instances: exactly one refreshed, every other reque
   const before = await outcomes();
   const data = await session(sid);
   data.oauth.user.tokens.expiresAt = Math.floor(Date.now() / 1000) - 1;
-  await cluster.raw.set(`sess:${sid}`, JSON.stringify(data), 'KEEPTTL');
+  await writeStored(cluster.raw, sid, data);
   const grantsBefore = cluster.idp.grants.refresh_token ?? 0;
   // Each request loads its session with one store GET: the grant answers once all 20 have.
   const gets = () => otel.total('express_oauth_login.session_store.duration', { [A.storeOperation]: 'get' });
@@ -249,7 +250,7 @@ test('a refresh the IdP refuses (invalid_grant) ends the session: counted ended'
   data.oauth.user.tokens.expiresAt = Math.floor(Date.now() / 1000) - 1;
   data.oauth.user.tokens.refreshToken = 'a-refresh-token-the-idp-never-issued-0123456789';
   secrets.add(data.oauth.user.tokens.refreshToken);
-  await cluster.raw.set(`sess:${sid}`, JSON.stringify(data), 'KEEPTTL');
+  await writeStored(cluster.raw, sid, data);
   expect((await browser.request(`${cluster.b.url}/api/me`, json)).status).toBe(401);
   expect(await otel.total('express_oauth_login.refreshes', { ...issuerLabel(), [A.outcome]: 'ended' })).toBe(endedBefore + 1);
 }, 30_000);

@@ -26,6 +26,15 @@ const sessionSchema = z
       .optional(),
     prefix: z.string().min(1, 'prefix must not be empty').default('sess:'),
     ttl: z.number().int().min(60, 'ttl is in seconds; use at least 60').default(24 * 3600),
+    memory: z
+      .object({
+        maxSessions: z.number().int().positive('memory.maxSessions must be a positive integer').default(10_000),
+        maxBytes: z.number().int().min(65_536, 'memory.maxBytes is in bytes; use at least 65536').default(64 * 1024 * 1024),
+        maxAnonymousSessions: z.number().int().positive('memory.maxAnonymousSessions must be a positive integer').default(10_000),
+        maxAnonymousBytes: z.number().int().min(65_536, 'memory.maxAnonymousBytes is in bytes; use at least 65536').default(16 * 1024 * 1024),
+      })
+      .strict()
+      .default({ maxSessions: 10_000, maxBytes: 64 * 1024 * 1024, maxAnonymousSessions: 10_000, maxAnonymousBytes: 16 * 1024 * 1024 }),
     storeTimeout: z.number().int().min(50, 'storeTimeout is in milliseconds; use at least 50').max(60_000).default(2000),
     baseURL: z.string().refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), {
       message: "baseURL must be an absolute http(s) URL: the app's external origin (or set OAUTH_BASE_URL)",

@@ -11,7 +11,9 @@ import { nowSeconds } from '../clock.js';
 import { LogoutTokenError, OAuthLoginError, SessionStoreError } from '../errors.js';
 import { emit, emitError } from '../events.js';
 import { type LogoutToken, MAX_AGE_WITHOUT_EXP, isObject, validateLogoutToken } from '../idp/logout-token.js';
-import { indexKeys, sessionIndexFor } from '../session/sid-index.js';
+import { endSessionByIndexEntry } from '../session/sealed-store.js';
+import { indexKeys, legacyIndexKeys, sessionIndexFor } from '../session/sid-index.js';
+import { isVersionedStore } from '../session/versioned-store.js';
 import { providerLabel, recordBackchannelLogout } from '../telemetry.js';
 import type { Context } from './context.js';
 
@@ -19,39 +21,44 @@ import type { Context } from './context.js';
 const BODY_LIMIT = '16kb';
 
 
-function destroyInStore(req: Request, id: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    req.sessionStore.destroy(id, (err: unknown) => (err ? reject(new SessionStoreError({ cause: err })) : resolve()));
+function destroyInStore(req: Request, entry: string): Promise<void> {
+  return endSessionByIndexEntry(req.sessionStore, entry).catch((err: unknown) => {
+    throw err instanceof SessionStoreError ? err : new SessionStoreError({ cause: err });
   });
 }
 
 /** Ends every session of this app the token names; returns how many. */
 async function endSessions(ctx: Context, req: Request, token: LogoutToken): Promise<number> {
   const index = sessionIndexFor(ctx.config, req);
-  const keys = indexKeys(ctx.config.issuer, token.sub, token.sid);
-  // §2.7: a sid names one IdP session; with a sub as well, only that user's sessions in it. A sub alone: all of them.
-  let ids = await index.members((keys.sid ?? keys.sub)!);
-  if (keys.sid && keys.sub) {
-    const ofUser = new Set(await index.members(keys.sub));
-    ids = ids.filter((id) => ofUser.has(id));
+  const ids: string[] = [];
+  // The index keys in clear of logins made before they were hashed, until those sessions have all expired.
+  for (const keys of [indexKeys(ctx.config.issuer, token.sub, token.sid), legacyIndexKeys(ctx.config.issuer, token.sub, token.sid)]) {
+    // §2.7: a sid names one IdP session; with a sub as well, only that user's sessions in it. A sub alone: all of them.
+    let found = await index.members((keys.sid ?? keys.sub)!);
+    if (keys.sid && keys.sub) {
+      const ofUser = new Set(await index.members(keys.sub));
+      found = found.filter((id) => ofUser.has(id));
+    }
+    for (const id of found) {
+      await destroyInStore(req, id);
+      await index.remove(Object.values(keys), id);
+    }
+    ids.push(...found);
   }
-  for (const id of ids) {
-    await destroyInStore(req, id);
-    await index.remove(Object.values(keys), id);
-  }
-  if (ids.length) destroyAgainLater(ctx, req.sessionStore, ids);
+  // oauthSession()'s stores leave tombstones: no request in flight can write an ended session back.
+  if (ids.length && !isVersionedStore(req.sessionStore)) destroyAgainLater(ctx, req.sessionStore, ids);
   return ids.length;
 }
 
 /**
- * A request of an ended session that was already in flight (a refresh, the idle stamp) can save the session back
+ * An app's own, unversioned store: a request of an ended session that was already in flight (a refresh, the idle stamp) can save the session back
  * after our destroy(), as with any express-session destroy. Every such request has finished after a couple of IdP
  * timeouts, so destroying the same ids once more then removes what it wrote. A new login never reuses these ids
  * (the session id is regenerated at login), so nothing else can be hit. Best effort: lost if the process stops.
  */
 function destroyAgainLater(ctx: Context, store: Request['sessionStore'], ids: string[]): void {
   const timer = setTimeout(() => {
-    for (const id of ids) store.destroy(id, () => undefined);
+    for (const id of ids) endSessionByIndexEntry(store, id).catch(() => undefined);
   }, 2 * ctx.config.httpTimeout + 2000);
   timer.unref();
 }

@@ -13,9 +13,9 @@ import { acceptIdToken } from '../idp/id-token.js';
 import { signedIdToken } from '../idp/jwe.js';
 import { callbackError, isInteractionRequired } from '../idp/protocol-errors.js';
 import { toStoredTokens } from '../idp/tokens.js';
-import { regenerateWithUser } from '../session/persistence.js';
+import { claimPendingLogin, regenerateWithUser } from '../session/persistence.js';
 import { indexSession } from '../session/sid-index.js';
-import { sessionOf, takePendingLogin } from '../session/state.js';
+import { sessionOf } from '../session/state.js';
 import { observeCallback, providerLabel } from '../telemetry.js';
 import { completeLogin } from './complete-login.js';
 import type { Context } from './context.js';
@@ -30,7 +30,7 @@ export function callbackHandler(ctx: Context): RequestHandler {
     // The URL holds a one-time code: keep it out of caches and out of the Referer of whatever comes next.
     res.set(CALLBACK_HEADERS);
     try {
-      const session = sessionOf(req);
+      sessionOf(req);
       // A JARM response is verified here, before its state is used (idp/jarm.ts).
       const { url, params } = await authorizationResponse(req, ctx);
       const state = params.get('state');
@@ -41,7 +41,8 @@ export function callbackHandler(ctx: Context): RequestHandler {
           'The sign-in response has no state, so it cannot be matched to a sign-in started here. Start again from the app.',
         );
       }
-      const pending = takePendingLogin(session, state, config.loginTimeout);
+      // Claimed in the store before the code goes anywhere: one redemption per callback, however often it arrives.
+      const pending = await claimPendingLogin(req, state, config.loginTimeout);
       if (!pending) {
         throw new LoginStateError(
           'state_unknown',

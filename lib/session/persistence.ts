@@ -5,7 +5,8 @@
  */
 import type { Request } from 'express';
 import { SessionStoreError } from '../errors.js';
-import { type ReqSession, type StoredUser, sessionOf } from './state.js';
+import { type PendingLogin, type ReqSession, type StoredUser, sessionOf, takePendingLogin } from './state.js';
+import { isVersionedStore, lostClaim } from './versioned-store.js';
 
 function storeFailure(err: unknown): SessionStoreError {
   return err instanceof SessionStoreError ? err : new SessionStoreError({ cause: err });
@@ -92,4 +93,23 @@ export function destroySession(req: Request): Promise<void> {
   return new Promise((resolve, reject) => {
     sessionOf(req).destroy((err: unknown) => (err ? reject(storeFailure(err)) : resolve()));
   });
+}
+
+/**
+ * Takes the pending login for `state` and, on a versioned store (oauthSession()'s), claims it in the store before
+ * anything is sent to the token endpoint: of two deliveries of one callback (a double click, a browser retry, a
+ * replay), on one instance or on two, exactly one gets the login; the other gets `undefined`, as for a replay.
+ * Costs one compare-and-set write. On an app's own unversioned store it only takes it from this request's copy.
+ * @private
+ */
+export async function claimPendingLogin(
+  req: Request,
+  state: string,
+  ttl: number,
+): Promise<{ login: PendingLogin; expired: boolean } | undefined> {
+  const session = sessionOf(req);
+  const taken = takePendingLogin(session, state, ttl);
+  if (!taken || !isVersionedStore(req.sessionStore)) return taken;
+  await saveSession(req);
+  return lostClaim(sessionOf(req), state) ? undefined : taken;
 }

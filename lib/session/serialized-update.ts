@@ -4,6 +4,7 @@
  */
 import type { Request } from 'express';
 import { sessionOf } from './state.js';
+import { isVersionedStore } from './versioned-store.js';
 
 /** Session ids with a pending-login update under way in this process, and the promise that ends it. */
 const updating = new Map<string, Promise<void>>();
@@ -29,10 +30,12 @@ export function noteSessionLoaded(req: Request): void {
  * process, first reloading the session when another update was saved since this request loaded it. Two tabs
  * restored at once both hit /login with the same session: without this, each would save its own copy and the last
  * write would drop the other's pending login. When nothing else touched the session it costs no store call.
- * (Across instances the same race remains: README "Troubleshooting".)
+ * oauthSession()'s stores need none of this: their compare-and-set merges concurrent pending logins, across
+ * instances too (versioned-store.ts); this remains for an app's own, unversioned store.
  * @private
  */
 export async function serializedUpdate(req: Request, update: () => Promise<void>): Promise<void> {
+  if (isVersionedStore(req.sessionStore)) return update();
   const id = req.sessionID;
   const before = updating.get(id);
   let done!: () => void;

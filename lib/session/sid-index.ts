@@ -6,9 +6,11 @@
  * sets with a TTL (shared by every instance). Entries live as long as a session can (absoluteTimeout); destroying
  * an id whose session already ended is harmless, so stale entries cost nothing but a few bytes until they expire.
  */
+import { createHash } from 'node:crypto';
 import type { Request } from 'express';
 import type { ResolvedConfig } from '../config/schema.js';
 import { type RedisClient, coordinationClient, coordinationKey, redisCall } from './redis.js';
+import { indexEntryOf } from './sealed-store.js';
 import type { StoredUser } from './state.js';
 
 /** An index from keys (IdP sid, user sub) to session ids, plus a replay memory. @private */
@@ -124,24 +126,47 @@ export function sessionIndexFor(config: ResolvedConfig, req: Request): SessionIn
   return memory;
 }
 
-/** The index keys of a user: their IdP session (`sid`) and their subject (`sub`), both scoped to the issuer. @private */
+/** A hash that names an index key without saying whose it is (a dump of Redis shows no subject or IdP session). */
+const hashed = (value: string): string => createHash('sha256').update(value).digest('base64url');
+
+/**
+ * The index keys of a user: their IdP session (`sid`) and their subject (`sub`), both scoped to the issuer, and
+ * hashed, so the index holds no claim in clear.
+ * @private
+ */
 export function indexKeys(issuer: string, sub: string | undefined, sid: string | undefined): { sub?: string; sid?: string } {
+  return {
+    ...(sub !== undefined && { sub: `sub:${hashed(`${issuer}|${sub}`)}` }),
+    ...(sid !== undefined && { sid: `sid:${hashed(`${issuer}|${sid}`)}` }),
+  };
+}
+
+/**
+ * The index keys in clear that releases before hashing wrote: looked up by back-channel logout until the sessions
+ * indexed under them have expired (absoluteTimeout after the upgrade). @deprecated remove in the next major.
+ * @private
+ */
+export function legacyIndexKeys(issuer: string, sub: string | undefined, sid: string | undefined): { sub?: string; sid?: string } {
   return {
     ...(sub !== undefined && { sub: `sub:${issuer}|${sub}` }),
     ...(sid !== undefined && { sid: `sid:${issuer}|${sid}` }),
   };
 }
 
-/** Records a new login's session id for back-channel logout (only when `backchannelLogout` is on). @private */
+/**
+ * Records a new login for back-channel logout under its index entry (sealed-store.ts: the store key, a hash of the
+ * session id, on a sealed store; never the id itself there) (only when `backchannelLogout` is on).
+ * @private
+ */
 export async function indexSession(config: ResolvedConfig, req: Request, user: StoredUser, sessionId: string): Promise<void> {
   if (!config.backchannelLogout) return;
   const keys = indexKeys(config.issuer, user.sub, user.sid);
-  await sessionIndexFor(config, req).add(Object.values(keys), sessionId, config.absoluteTimeout);
+  await sessionIndexFor(config, req).add(Object.values(keys), indexEntryOf(req, sessionId), config.absoluteTimeout);
 }
 
 /** Forgets a session that ended through the logout route. @private */
 export async function unindexSession(config: ResolvedConfig, req: Request, user: StoredUser, sessionId: string): Promise<void> {
   if (!config.backchannelLogout) return;
   const keys = indexKeys(config.issuer, user.sub, user.sid);
-  await sessionIndexFor(config, req).remove(Object.values(keys), sessionId);
+  await sessionIndexFor(config, req).remove(Object.values(keys), indexEntryOf(req, sessionId));
 }

@@ -5,21 +5,23 @@
  * - The cookie holds only the signed, opaque session id: HttpOnly, SameSite=Lax, Secure on https, a distinct name.
  * - A session is written only when it changed (resave: false) and never touched per request (disableTouch), so an
  *   authenticated request that changes nothing costs exactly one Redis GET.
- * - The Redis TTL follows the login's idle and absolute lifetimes (see sessionLifetime in session-state.ts).
+ * - The store TTL follows the login's idle and absolute lifetimes (sessionLifetime in lifetime.ts).
+ * - Writes are versioned and entries sealed (versioned-store.ts, session-key.ts).
  * - Every store call has a deadline; a failing or slow Redis answers 503 session_store_unavailable, never 500, and
  *   the app recovers by itself when Redis is back (ioredis reconnects).
  */
 import { createRequire } from 'node:module';
 import type { Request, RequestHandler } from 'express';
-import session, { type SessionData, type Store } from 'express-session';
-import { RedisStore } from 'connect-redis';
+import session, { type Store } from 'express-session';
 import type { RedisOptions } from 'ioredis';
 import { boundConfig } from '../config/request.js';
 import { type OAuthSessionOptions, type ResolvedSessionOptions, resolveSessionOptions } from '../config/session-options.js';
 import { SessionStoreError, passError } from '../errors.js';
-import { type StoreOperation, storeTimer, telemetryEnabled } from '../telemetry.js';
 import { sessionLifetime } from './lifetime.js';
-import { type RedisClient, redisCall, registerStoreClient } from './redis.js';
+import { BoundedMemoryStore } from './memory-store.js';
+import type { SessionRecord } from './merge.js';
+import { type RedisClient, registerStoreClient } from './redis.js';
+import { VersionedRedisStore } from './redis-store.js';
 
 export type { OAuthSessionOptions } from '../config/session-options.js';
 
@@ -55,76 +57,14 @@ function createClient(url: string, timeout: number): RedisClient {
   return client;
 }
 
-type Callback<T> = (err: unknown, data?: T) => void;
-
 /**
- * connect-redis with a deadline on every call it makes for a request, whatever options the given client has
- * (a client without commandTimeout would otherwise queue commands forever while Redis is down).
+ * The store TTL of a session, in seconds: its remaining login lifetime when the request went through
+ * `oauthLogin()` (a session holding only pending logins: `loginTimeout`), else `fallback`.
  */
-class BoundedRedisStore extends RedisStore {
-  readonly #timeout: number;
-  constructor(options: ConstructorParameters<typeof RedisStore>[0], timeout: number) {
-    super(options);
-    this.#timeout = timeout;
-  }
-  #bounded<T>(operation: StoreOperation, call: () => Promise<T>, cb?: Callback<T>): Promise<unknown> {
-    // Timed here, the one place every request's store call passes (telemetry.ts; nothing without OpenTelemetry).
-    const done = storeTimer('redis', operation);
-    return redisCall(this.#timeout, call).then(
-      (data) => {
-        done?.();
-        return cb ? cb(null, data) : data;
-      },
-      (err: unknown) => {
-        done?.(err);
-        if (cb) return cb(err);
-        throw err;
-      },
-    );
-  }
-  override get(sid: string, cb?: Callback<SessionData | null>): Promise<unknown> {
-    return this.#bounded('get', () => super.get(sid) as Promise<SessionData | null>, cb);
-  }
-  override set(sid: string, sess: SessionData, cb?: Callback<unknown>): Promise<unknown> {
-    return this.#bounded('set', () => super.set(sid, sess), cb);
-  }
-  override destroy(sid: string, cb?: Callback<unknown>): Promise<unknown> {
-    return this.#bounded('destroy', () => super.destroy(sid), cb);
-  }
-}
-
-/** A callback that reports to `done` first, when there is a `done` (telemetry on). */
-function timed<T>(done: ((err?: unknown) => void) | undefined, cb: Callback<T> | undefined): Callback<T> | undefined {
-  return done
-    ? (err, data) => {
-        done(err);
-        cb?.(err, data);
-      }
-    : cb;
-}
-
-/** The MemoryStore with its operations timed like the Redis store's; used only when OpenTelemetry is installed. */
-class TimedMemoryStore extends session.MemoryStore {
-  override get(sid: string, cb: Callback<SessionData | null | undefined>): void {
-    super.get(sid, timed(storeTimer('memory', 'get'), cb)!);
-  }
-  override set(sid: string, sess: SessionData, cb?: (err?: unknown) => void): void {
-    super.set(sid, sess, timed(storeTimer('memory', 'set'), cb));
-  }
-  override destroy(sid: string, cb?: (err?: unknown) => void): void {
-    super.destroy(sid, timed(storeTimer('memory', 'destroy'), cb));
-  }
-}
-
-/**
- * The Redis TTL of a session, in seconds: its remaining login lifetime when the request went through
- * `oauthLogin()` (express-session hands the store its Session object, which carries the request), else `fallback`.
- */
-function ttlFor(fallback: number): (sess: SessionData) => number {
-  return (sess) => {
-    const req = (sess as unknown as { req?: Request }).req;
+function ttlFor(fallback: number): (record: SessionRecord, req: Request | undefined) => number {
+  return (record, req) => {
     const config = req && boundConfig(req);
-    return (config && sessionLifetime(sess, config)) ?? fallback;
+    return (config && sessionLifetime(record, config)) ?? fallback;
   };
 }
 
@@ -132,23 +72,16 @@ function buildStore(o: ResolvedSessionOptions): { store?: Store; close: () => Pr
   if (o.redis === undefined) {
     if (process.env.NODE_ENV === 'production') {
       process.emitWarning(
-        'oauthSession() without redis keeps sessions in process memory (MemoryStore): they are lost on restart, ' +
-          'not shared between instances, and never pruned. Pass redis: process.env.REDIS_URL in production.',
+        'oauthSession() without redis keeps sessions in process memory (a bounded in-process store, not the MemoryStore of express-session): they are lost on restart and not shared ' +
+          'between instances (the store is bounded: options `memory`). Pass redis: process.env.REDIS_URL in production.',
         { code: 'EXPRESS_OAUTH_LOGIN_MEMORYSTORE' },
       );
     }
-    // Like disableTouch for Redis: idle time is tracked in the session itself (seenAt, written at most once a
-    // minute), so express-session's per-request touch, which re-serialises the whole session, buys nothing.
-    const memory = telemetryEnabled() ? new TimedMemoryStore() : new session.MemoryStore();
-    Object.defineProperty(memory, 'touch', { value: undefined });
+    const memory = new BoundedMemoryStore({ ...o.memory, ttl: ttlFor(o.ttl), maxLifetime: o.ttl });
     return { store: memory, close: async () => undefined };
   }
   const client = typeof o.redis === 'string' ? createClient(o.redis, o.storeTimeout) : o.redis;
-  const store = new BoundedRedisStore(
-    // disableTouch: express-session would otherwise send EXPIRE on every request that changed nothing.
-    { client, prefix: o.prefix, ttl: ttlFor(o.ttl), disableTouch: true },
-    o.storeTimeout,
-  );
+  const store = new VersionedRedisStore({ client, prefix: o.prefix, ttl: ttlFor(o.ttl), maxLifetime: o.ttl, timeout: o.storeTimeout });
   registerStoreClient(store, { client, timeout: o.storeTimeout });
   const created = typeof o.redis === 'string';
   return {
@@ -167,8 +100,9 @@ export type OAuthSessionMiddleware = RequestHandler & {
 
 /**
  * Returns an express-session middleware configured for this middleware: Redis-backed when `redis` is given (an
- * ioredis `Redis`, `Cluster` or Sentinel-managed `Redis`, or a `redis://` URL), MemoryStore otherwise (development
- * only; warns when NODE_ENV=production). Mount it before `oauthLogin()`.
+ * ioredis `Redis`, `Cluster` or Sentinel-managed `Redis`, or a `redis://` URL), a bounded in-process store otherwise
+ * (lru-cache, options `memory`; one instance only; warns when NODE_ENV=production). Either way sessions are
+ * versioned (compare-and-set, tombstones) and sealed at rest. Mount it before `oauthLogin()`.
  *
  * Store failures (Redis down or slow) become a 503 `session_store_unavailable`, passed to the app's error handlers
  * with `next(err)` (mount `oauthErrorHandler()` last for the default page).

@@ -20,6 +20,10 @@ export interface InstanceOptions {
   server?: TestServer;
   session?: Partial<OAuthSessionOptions>;
   config?: Partial<OAuthLoginConfig>;
+  /** Middleware between the session and oauthLogin() (e.g. one that holds a request after its session loaded). */
+  beforeLogin?: (app: express.Express) => void;
+  /** Extra routes, mounted after oauthLogin() (e.g. one that holds a request open until the test releases it). */
+  routes?: (app: express.Express) => void;
 }
 
 /** Starts an instance; its `close()` also closes the Redis connection oauthSession() opened from a URL. */
@@ -28,6 +32,7 @@ export async function startInstance(options: InstanceOptions): Promise<TestServe
   const app = express();
   const sessions = oauthSession({ secret: SECRET, redis: options.redis, storeTimeout: 1000, cookie: { name: 'app.sid' }, ...options.session });
   app.use(sessions);
+  options.beforeLogin?.(app);
   app.use(oauthLogin(testConfig(server, options.issuer, { baseURL: options.baseURL ?? server.url, ...options.config })));
   app.get('/profile', requireAuth(), (req, res) => {
     res.json(req.user);
@@ -35,6 +40,7 @@ export async function startInstance(options: InstanceOptions): Promise<TestServe
   app.get('/api/me', requireAuth(), (req, res) => {
     res.json({ sub: req.user?.sub, accessToken: req.user?.accessToken, expiresAt: req.user?.expiresAt });
   });
+  options.routes?.(app);
   app.use(oauthErrorHandler());
   server.handle(app);
   const closeServer = server.close;
