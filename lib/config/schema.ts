@@ -94,6 +94,12 @@ const schema = z
       })
       .optional(),
     backchannelLogout: z.boolean({ error: 'backchannelLogout must be true or false' }).default(false),
+    // README "Session control": keep a record per session for listSessions() / endSessions().
+    sessionControl: z
+      .union([z.boolean(), z.object({ recordIp: z.boolean().default(false) }).strict()], {
+        error: 'sessionControl must be true, false or { recordIp: boolean }',
+      })
+      .default(false),
     fetchUserinfo: z.boolean({ error: 'fetchUserinfo must be true or false' }).default(false),
     afterCallback: z
       .custom<AfterCallback>((v) => typeof v === 'function', 'afterCallback must be a function (req, tokens, claims) => ...')

@@ -8,12 +8,23 @@ import { emit } from '../events.js';
 import { contextOf } from '../routes/context.js';
 import { sessionLifetime } from '../session/lifetime.js';
 import { destroySession, saveSession } from '../session/persistence.js';
+import { sessionControlOn, writeSessionRecord } from '../session/session-records.js';
 import { type StoredUser, sessionOf, storeTokens, storedUser } from '../session/state.js';
 import type { AuthenticatedUser } from '../types.js';
 import { needsRefresh, refresherOf } from './refresh.js';
 
 /** Writing `seenAt` on every request would rewrite the session each time; once a minute is precise enough. */
 const SEEN_RESOLUTION = 60;
+
+/**
+ * Updates the session's record for the session control API (session-records.ts) without holding up the request;
+ * a failure only leaves the listing a little stale.
+ */
+function touchRecord(req: Request, user: StoredUser): void {
+  const { config } = contextOf(req);
+  if (!sessionControlOn(config)) return;
+  writeSessionRecord(config, req, user, sessionOf(req).id, 'update').catch(() => undefined);
+}
 
 /** Builds `req.user` from the stored session record. @private */
 export function toAuthenticatedUser(user: StoredUser): AuthenticatedUser {
@@ -47,7 +58,11 @@ export async function currentUser(req: Request): Promise<StoredUser | undefined>
     await destroySession(req);
     return undefined;
   }
-  if (now - user.seenAt >= SEEN_RESOLUTION) user.seenAt = now;
+  if (now - user.seenAt >= SEEN_RESOLUTION) {
+    user.seenAt = now;
+    // The session is written anyway now: its session-control record follows (lastSeenAt), off the request's path.
+    touchRecord(req, user);
+  }
   if (needsRefresh(user.tokens, config.refreshSkew)) {
     const tokens = await refresherOf(ctx).refresh(user, req);
     emit(req, 'refresh', { sub: user.sub, outcome: tokens ? 'refreshed' : 'session_ended' });
@@ -64,6 +79,7 @@ export async function currentUser(req: Request): Promise<StoredUser | undefined>
     // Saved now rather than when the response ends: a store failure then becomes a 503 instead of silently losing
     // a rotated refresh token.
     await saveSession(req);
+    touchRecord(req, storedUser(sessionOf(req)) ?? user);
   }
   return user;
 }

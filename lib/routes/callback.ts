@@ -14,6 +14,7 @@ import { signedIdToken } from '../idp/jwe.js';
 import { callbackError, isInteractionRequired } from '../idp/protocol-errors.js';
 import { toStoredTokens } from '../idp/tokens.js';
 import { claimPendingLogin, regenerateWithUser } from '../session/persistence.js';
+import { writeSessionRecord } from '../session/session-records.js';
 import { indexSession } from '../session/sid-index.js';
 import { sessionOf } from '../session/state.js';
 import { observeCallback, providerLabel } from '../telemetry.js';
@@ -96,7 +97,10 @@ export function callbackHandler(ctx: Context): RequestHandler {
       const user = await completeLogin(ctx, req, tokens, toStoredTokens(tokens, undefined, idToken), claims, pending.login);
       if (pending.login.dpop) user.dpop = pending.login.dpop;
       if (config.name !== undefined) user.provider = config.name;
-      await regenerateWithUser(req, user, (sessionId) => indexSession(ctx.config, req, user, sessionId));
+      await regenerateWithUser(req, user, async (sessionId) => {
+        await indexSession(ctx.config, req, user, sessionId);
+        await writeSessionRecord(ctx.config, req, user, sessionId, 'create');
+      });
       emit(req, 'login', {
         sub: user.sub,
         ...(user.sid !== undefined && { sid: user.sid }),
