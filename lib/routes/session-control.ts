@@ -8,6 +8,7 @@
  *
  * Needs `sessionControl: true` in oauthLogin(): only then is every login recorded.
  */
+import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Request } from 'express';
 import type { Store } from 'express-session';
 import { type RevocationError, SessionStoreError, SetupError } from '../errors.js';
@@ -18,8 +19,10 @@ import { coordinationForStore } from '../session/redis.js';
 import { endSessionByIndexEntry, indexEntryOf } from '../session/sealed-store.js';
 import { type IndexedSession, handleOf, indexedSessions, sessionControlOn } from '../session/session-records.js';
 import { type SessionIndex, indexKeys, sessionIndexFor, sessionIndexForStore } from '../session/sid-index.js';
+import { logoutTokenOf } from '../session/logout-state.js';
 import { type StoredUser, sessionOf, storedUser } from '../session/state.js';
 import { type Context, contextOf, registeredContexts } from './context.js';
+import { requestSite } from './request-site.js';
 
 /** One session of the current user, as `listSessions()` returns it. @public */
 export interface SessionInfo {
@@ -179,4 +182,28 @@ export async function endSessions(selector: SessionSelector): Promise<number> {
     ended += here;
   }
   return ended;
+}
+
+/**
+ * The per-session token for the app's own forms that end sessions (a "Your sessions" page): put it in a hidden
+ * field and check the POST with {@link isSessionFormRequest}. Derived from the session's logout token (HMAC), so
+ * the page never shows that token itself; `undefined` without a logged-in user.
+ * @public
+ */
+export function sessionFormToken(req: Request): string | undefined {
+  const secret = logoutTokenOf(sessionOf(req));
+  return secret === undefined ? undefined : createHmac('sha256', secret).update('express-oauth-login session form').digest('base64url');
+}
+
+/**
+ * CSRF check for such a form: true when the request is not cross-site (Origin, else Sec-Fetch-Site, else Referer,
+ * as the logout route checks; `logoutOrigins` count as the app's own) and carries this session's
+ * {@link sessionFormToken}. A request another site makes the browser send fails it.
+ * @public
+ */
+export function isSessionFormRequest(req: Request, token: unknown): boolean {
+  const expected = sessionFormToken(req);
+  if (expected === undefined || typeof token !== 'string' || token.length !== expected.length) return false;
+  if (requestSite(req, contextOf(req).config.logoutAllowedOrigins) === 'cross-site') return false;
+  return timingSafeEqual(Buffer.from(token), Buffer.from(expected));
 }
