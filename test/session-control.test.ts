@@ -4,6 +4,7 @@
  * the same for admin code by sub or sid; on MemoryStore and, across two instances, on Redis.
  */
 import express from 'express';
+import type { Redis } from 'ioredis';
 import session from 'express-session';
 import { type SessionInfo, endAllSessions, endSession, endSessions, listSessions } from '../lib/index.js';
 import { startAppWithIdp } from './helpers/app.js';
@@ -12,7 +13,7 @@ import { login } from './helpers/flow.js';
 import type { TestIdp } from './helpers/idp.js';
 import { startTwoInstances } from './helpers/instances.js';
 import type { TestServer } from './helpers/servers.js';
-import { readSession, sessionIdOf } from './helpers/store.js';
+import { editSession, readSession, sessionIdOf } from './helpers/store.js';
 
 /** The app's session routes: the API as an app would expose it to its own pages (JSON here). */
 function sessionRoutes(app: express.Express): void {
@@ -129,6 +130,21 @@ describe('on MemoryStore', () => {
     expect(await idp.refreshWith(firstTokens.refreshToken)).toBe(400);
   });
 
+  test('lastSeenAt follows the idle stamp (written at most once a minute, with the session)', async () => {
+    const browser = await signedIn();
+    // As if two minutes had passed since the last recorded activity.
+    editSession(store, sessionIdOf(browser), (s) => {
+      s.oauth.user.seenAt -= 120;
+    });
+    const before = (await list(browser, app.url)).find((s) => s.current)!;
+    expect(await status(browser, app.url)).toBe(200);
+    await new Promise((r) => setTimeout(r, 50)); // the record is written off the request's path
+    const after = (await list(browser, app.url)).find((s) => s.current)!;
+    expect(after.lastSeenAt).toBeGreaterThanOrEqual(Math.floor(Date.now() / 1000) - 5);
+    expect(after.lastSeenAt).toBeGreaterThanOrEqual(before.lastSeenAt);
+    expect(after.createdAt).toBe(before.createdAt);
+  });
+
   test('endSessions by sub ends every session of that user only; by sid only that IdP session', async () => {
     const alice = await signedIn();
     const bob1 = await signedIn('bob');
@@ -151,9 +167,10 @@ describe('on Redis, across two instances', () => {
   let a: TestServer;
   let b: TestServer;
   let idp: TestIdp;
+  let raw: Redis;
   let close: () => Promise<void>;
   beforeAll(async () => {
-    ({ a, b, idp, close } = await startTwoInstances({ sessionControl: true }, () => ({}), sessionRoutes));
+    ({ a, b, idp, raw, close } = await startTwoInstances({ sessionControl: true }, (x) => ({ backchannelLogoutUri: `${x.url}/backchannel-logout` }), sessionRoutes));
   });
   afterAll(() => close());
 
@@ -174,6 +191,18 @@ describe('on Redis, across two instances', () => {
     expect(await status(onA, b.url)).toBe(200);
     expect(idp.revocations.slice(before).map((r) => r.hint)).toContain('refresh_token');
     expect(await list(onA, b.url)).toHaveLength(1);
+  }, 30_000);
+
+  test('the session records in Redis are sealed: no token, no sid, no browser label in clear', async () => {
+    const browser = new Browser();
+    await login(browser, a.url);
+    const [mine] = await list(browser, a.url);
+    const keys = await raw.keys('*rec:*');
+    expect(keys.length).toBeGreaterThan(0);
+    const values = (await Promise.all(keys.map((k) => raw.get(k)))).join('\n');
+    expect(values).not.toContain(mine!.sid!);
+    expect(values).not.toContain(mine!.userAgent);
+    expect(values).not.toMatch(/refreshToken|accessToken|eyJhbGciOiJSUzI1NiI/);
   }, 30_000);
 
   test('endSessions by sub reaches the sessions of both instances', async () => {
