@@ -6,7 +6,7 @@
 import express from 'express';
 import type { Redis } from 'ioredis';
 import session from 'express-session';
-import { type SessionInfo, endAllSessions, endSession, endSessions, listSessions } from '../lib/index.js';
+import { type SessionInfo, endAllSessions, endSession, endSessions, isSessionFormRequest, listSessions, sessionFormToken } from '../lib/index.js';
 import { startAppWithIdp } from './helpers/app.js';
 import { Browser } from './helpers/browser.js';
 import { login } from './helpers/flow.js';
@@ -17,6 +17,12 @@ import { editSession, readSession, sessionIdOf } from './helpers/store.js';
 
 /** The app's session routes: the API as an app would expose it to its own pages (JSON here). */
 function sessionRoutes(app: express.Express): void {
+  app.get('/api/form-token', (req, res) => {
+    res.json({ token: sessionFormToken(req) ?? null });
+  });
+  app.post('/api/form-check', express.json(), (req, res) => {
+    res.json({ ok: isSessionFormRequest(req, (req.body as { token?: unknown }).token) });
+  });
   app.get('/api/sessions', async (req, res, next) => {
     try {
       res.json(await listSessions(req));
@@ -128,6 +134,26 @@ describe('on MemoryStore', () => {
     expect(JSON.parse((await end(first, app.url, { all: true })).body)).toEqual({ ended: 1 });
     expect(await status(first, app.url)).toBe(401);
     expect(await idp.refreshWith(firstTokens.refreshToken)).toBe(400);
+  });
+
+  test("the form token is the session's own and not its logout token; a cross-site request with it is refused", async () => {
+    const browser = await signedIn();
+    const { token } = JSON.parse((await browser.request(`${app.url}/api/form-token`, { headers: api })).body) as { token: string };
+    expect(token).toEqual(expect.any(String));
+    expect(token).not.toBe(readSession(store, sessionIdOf(browser))!.oauth.user.logoutToken);
+    const check = async (b: Browser, body: object, headers: Record<string, string>) =>
+      JSON.parse(
+        (await b.request(`${app.url}/api/form-check`, { method: 'POST', headers: { ...api, 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })).body,
+      ).ok as boolean;
+    expect(await check(browser, { token }, { origin: app.url })).toBe(true);
+    expect(await check(browser, { token }, { origin: 'https://evil.example' })).toBe(false);
+    expect(await check(browser, { token }, { 'sec-fetch-site': 'cross-site' })).toBe(false);
+    expect(await check(browser, { token: `${token.slice(0, -1)}A` }, { origin: app.url })).toBe(false);
+    expect(await check(browser, {}, { origin: app.url })).toBe(false);
+    // Another user's browser, with this token: not theirs.
+    expect(await check(await signedIn('bob'), { token }, { origin: app.url })).toBe(false);
+    // Anonymous: no token at all.
+    expect(JSON.parse((await new Browser().request(`${app.url}/api/form-token`, { headers: api })).body)).toEqual({ token: null });
   });
 
   test('lastSeenAt follows the idle stamp (written at most once a minute, with the session)', async () => {
