@@ -156,6 +156,19 @@ describe('on MemoryStore', () => {
     expect(JSON.parse((await new Browser().request(`${app.url}/api/form-token`, { headers: api })).body)).toEqual({ token: null });
   });
 
+  test('a session that ended on its own (a refused refresh) is no longer listed', async () => {
+    const first = await signedIn();
+    const second = await signedIn();
+    const handle = (await list(second, app.url)).find((s) => s.current)!.handle;
+    editSession(store, sessionIdOf(second), (s) => {
+      s.oauth.user.tokens.expiresAt = Math.floor(Date.now() / 1000) - 10;
+      s.oauth.user.tokens.refreshToken = 'revoked-or-never-issued';
+    });
+    expect(await status(second, app.url)).toBe(401);
+    await new Promise((r) => setTimeout(r, 50)); // the record is dropped off the request's path
+    expect((await list(first, app.url)).map((s) => s.handle)).not.toContain(handle);
+  });
+
   test('lastSeenAt follows the idle stamp (written at most once a minute, with the session)', async () => {
     const browser = await signedIn();
     // As if two minutes had passed since the last recorded activity.

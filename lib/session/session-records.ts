@@ -37,7 +37,7 @@ export interface SessionRecord {
   tokens?: Pick<StoredTokens, 'refreshToken' | 'accessToken' | 'expiresAt' | 'tokenType'>;
 }
 
-type RecordConfig = Pick<ResolvedConfig, 'sessionControl' | 'clientSecret' | 'issuer' | 'absoluteTimeout'>;
+type RecordConfig = Pick<ResolvedConfig, 'sessionControl' | 'clientSecret' | 'issuer' | 'absoluteTimeout' | 'idleTimeout'>;
 
 /** True when the app asked for session control (`sessionControl` option). @private */
 export function sessionControlOn(config: Pick<ResolvedConfig, 'sessionControl'>): boolean {
@@ -133,6 +133,11 @@ export async function writeSessionRecord(
   await index.putRecord(entry, await seal(config, entry, recordOf(config, req, user)), ttl, mode === 'update');
 }
 
+/** Forgets the record of session `sessionId` (it ended here: its lifetime is over, or its refresh was refused). @private */
+export async function forgetSessionRecord(config: ResolvedConfig, req: Request, sessionId: string): Promise<void> {
+  await sessionIndexFor(config, req).dropRecord(indexEntryOf(req, sessionId));
+}
+
 /** A session of a user as the index knows it: its entry and, when still kept, its record. @private */
 export interface IndexedSession {
   entry: string;
@@ -152,9 +157,12 @@ export async function indexedSessions(
     entries = entries.filter((entry) => ofUser.has(entry));
   }
   const sealed = await index.records(entries);
+  const now = nowSeconds();
   return Promise.all(
     entries.map(async (entry, i) => {
-      const record = sealed[i] === undefined ? undefined : await openRecord(config, entry, sealed[i]);
+      const opened = sealed[i] === undefined ? undefined : await openRecord(config, entry, sealed[i]);
+      // A session that went idle past idleTimeout is over even if nobody ended it: not listed any more.
+      const record = opened && opened.lastSeenAt + config.idleTimeout > now ? opened : undefined;
       return { entry, ...(record && { record }) };
     }),
   );
