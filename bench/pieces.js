@@ -6,7 +6,7 @@
  */
 import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as client from 'openid-client';
-import { idpFetch } from '../dist/idp-http.js';
+import { idpFetch } from '../dist/idp/http.js';
 import { get } from './driver.js';
 
 const cpu = () => {

@@ -143,7 +143,8 @@ async function build(server, baseURL, options) {
   });
 
   // 2. Sessions: oauthSession() is express-session set up for this middleware: an opaque HttpOnly, SameSite=Lax
-  //    cookie, and the tokens kept in the store (memory, or Redis with REDIS_URL).
+  //    cookie, and the tokens kept in the store (a bounded in-process store, or Redis with REDIS_URL), sealed at
+  //    rest and written with compare-and-set, so a logout stays a logout whatever requests are still running.
   // 3. The login routes: GET /login, GET /callback, GET|POST /logout, POST /backchannel-logout. Logout is
   //    CSRF-safe: the pages log out with a POST form or the one-click link logoutUrl(req); a request from another
   //    site gets a confirmation page (GET) or a 403 (POST), and ends nothing.

@@ -9,11 +9,22 @@ import type { MemoryStoreStats } from '../lib/session/memory-store.js';
 import { testConfig } from './helpers/app.js';
 import { Browser } from './helpers/browser.js';
 import { login } from './helpers/flow.js';
+import { postLogout } from './helpers/logout.js';
 import { type TestIdp, startTestIdp } from './helpers/idp.js';
 import { type TestServer, startServer } from './helpers/servers.js';
 
 const BOUND = { maxSessions: 100, maxBytes: 1024 * 1024, maxAnonymousSessions: 40, maxAnonymousBytes: 65_536 };
 const LOGIN_TIMEOUT = 120;
+
+/** A request the test holds open: `entered` once it has loaded its session, it finishes after `release()`. */
+function gate() {
+  let release!: () => void;
+  let entered!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  const inside = new Promise<void>((r) => (entered = r));
+  return { release, entered, released, inside };
+}
+let held = gate();
 
 let app: TestServer;
 let idp: TestIdp;
@@ -26,6 +37,14 @@ beforeAll(async () => {
   a.use(oauthLogin(testConfig(app, idp.issuer, { loginTimeout: LOGIN_TIMEOUT })));
   a.get('/api/me', requireAuth(), (req, res) => {
     res.json({ sub: req.user?.sub });
+  });
+  a.get('/slow', async (req, res) => {
+    const hold = held;
+    hold.entered();
+    await hold.released;
+    const s = req.session as unknown as { visits?: number };
+    s.visits = (s.visits ?? 0) + 1;
+    res.json({ visits: s.visits });
   });
   a.get('/store-stats', (req, res) => {
     res.json((req.sessionStore as unknown as { stats(): MemoryStoreStats }).stats());
@@ -79,4 +98,20 @@ test('two logins started at once in one session both stay pending (the compare-a
     const res = await browser.request(`${app.url}/callback?state=${state}&code=bogus&iss=${encodeURIComponent(idp.issuer)}`);
     expect(res.body).not.toMatch(/does not match a sign-in in progress/);
   }
+});
+
+test('in process too, a request in flight across a logout does not bring the session back', async () => {
+  const browser = new Browser();
+  await login(browser, app.url);
+  const stale = new Browser();
+  stale.cookies.push({ ...browser.cookie('app.sid')! });
+  held = gate();
+  const slow = stale.request(`${app.url}/slow`);
+  await held.inside;
+  const page = await postLogout(browser, app.url);
+  expect(page.status).toBe(200);
+  held.release();
+  expect((await slow).status).toBe(200);
+  expect(await me(stale)).toBe(401);
+  expect((await stats()).tombstones).toBeGreaterThanOrEqual(1);
 });

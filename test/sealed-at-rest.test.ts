@@ -9,9 +9,9 @@ import session from 'express-session';
 import { Redis } from 'ioredis';
 import { sealedStore, storeKeyOf } from '../lib/index.js';
 import { buildApp } from './helpers/app.js';
-import { Browser } from './helpers/browser.js';
+import { Browser, formAction, hiddenInputs } from './helpers/browser.js';
 import { login } from './helpers/flow.js';
-import { type TestIdp, startTestIdp } from './helpers/idp.js';
+import { CLIENT_ID, type TestIdp, startTestIdp } from './helpers/idp.js';
 import { sessionIdFromCookie, startInstance } from './helpers/instances.js';
 import { type RedisServer, startRedis } from './helpers/redis.js';
 import { readStored, redisKeyOf } from './helpers/sealed.js';
@@ -21,6 +21,7 @@ let redis: RedisServer;
 let idp: TestIdp;
 let a: TestServer;
 let own: TestServer;
+let plain: TestServer;
 let raw: Redis;
 const inner = new session.MemoryStore();
 
@@ -28,8 +29,10 @@ beforeAll(async () => {
   redis = await startRedis();
   const a0 = await startServer();
   own = await startServer();
-  idp = await startTestIdp({ appBases: [a0.url, own.url], rotateRefreshTokens: true, backchannelLogoutUri: `${a0.url}/backchannel-logout` });
+  const p0 = await startServer();
+  idp = await startTestIdp({ appBases: [a0.url, own.url, p0.url], rotateRefreshTokens: true, backchannelLogoutUri: `${a0.url}/backchannel-logout` });
   a = await startInstance({ issuer: idp.issuer, redis: redis.url, server: a0, config: { backchannelLogout: true } });
+  plain = await startInstance({ issuer: idp.issuer, redis: redis.url, server: p0, session: { seal: false, prefix: 'plain:' } });
   buildApp({ server: own, issuer: idp.issuer, store: sealedStore(inner) });
   raw = new Redis(redis.url);
 });
@@ -37,6 +40,7 @@ afterAll(async () => {
   raw.disconnect();
   await a.close();
   await own.close();
+  await plain.close();
   await idp.close();
   await redis.close();
 });
@@ -112,4 +116,46 @@ test("sealedStore() seals an app's own express-session store: keys are hashes, v
   expect(Object.keys(stored)).not.toContain(sid);
   const dump = JSON.stringify(stored);
   for (const secret of [profile.accessToken, profile.refreshToken, profile.idToken, 'alice']) expect(dump).not.toContain(secret);
+});
+
+test('an unsealed entry planted under a session key is refused (no forged session), unless sealing is off', async () => {
+  const browser = new Browser();
+  await login(browser, a.url);
+  const sid = sidOf(browser);
+  const forged = { ...(await readStored(raw, sid))!, forged: true };
+  await raw.set(redisKeyOf(sid), `9.${JSON.stringify(forged)}`, 'KEEPTTL');
+  expect((await browser.request(`${a.url}/api/me`, json)).status).toBe(401);
+  // seal: false stores (and reads) the session in clear, still under the hashed key and versioned.
+  const open = new Browser();
+  await login(open, plain.url);
+  const value = (await raw.get(redisKeyOf(sidOf(open), 'plain:')))!;
+  expect(value).toMatch(/^1\.\{/);
+  expect(JSON.parse(value.slice(2)).oauth.user.sub).toBe('alice');
+  expect((await open.request(`${plain.url}/api/me`, json)).status).toBe(200);
+});
+
+test('a back-channel logout still ends a session logged in and indexed before the upgrade (index keys in clear)', async () => {
+  const browser = new Browser();
+  await login(browser, a.url);
+  const sid = sidOf(browser);
+  const data = (await readStored(raw, sid))!;
+  const { sub, sid: idpSid } = data.oauth.user;
+  // As an earlier release left it: the session in clear under its id, the index in clear with the raw id.
+  await raw.del(redisKeyOf(sid));
+  await raw.set(`sess:${sid}`, JSON.stringify(data), 'EX', 600);
+  for (const key of await raw.keys(`eol:${CLIENT_ID}:bcl:s*`)) await raw.srem(key, storeKeyOf(sid));
+  await raw.sadd(`eol:${CLIENT_ID}:bcl:sub:${idp.issuer}|${sub}`, sid);
+  await raw.sadd(`eol:${CLIENT_ID}:bcl:sid:${idp.issuer}|${idpSid}`, sid);
+  const before = idp.events.filter((e) => e === 'backchannel.success').length;
+  const confirm = (await browser.navigate(`${idp.issuer}/session/end?client_id=${CLIENT_ID}`)).at(-1)!;
+  const form = hiddenInputs(confirm.body);
+  form.set('logout', 'yes');
+  await browser.navigate(formAction(confirm.body, confirm.url), { method: 'POST', body: form });
+  const until = Date.now() + 5000;
+  while (idp.events.filter((e) => e === 'backchannel.success').length === before && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  expect(idp.events.filter((e) => e === 'backchannel.success').length).toBe(before + 1);
+  expect((await browser.request(`${a.url}/api/me`, json)).status).toBe(401);
+  expect(await raw.get(redisKeyOf(sid))).toBe('~');
 });

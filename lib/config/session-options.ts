@@ -35,6 +35,7 @@ const sessionSchema = z
       })
       .strict()
       .default({ maxSessions: 10_000, maxBytes: 64 * 1024 * 1024, maxAnonymousSessions: 10_000, maxAnonymousBytes: 16 * 1024 * 1024 }),
+    seal: z.boolean({ error: 'seal must be true (default: sessions encrypted at rest) or false' }).default(true),
     storeTimeout: z.number().int().min(50, 'storeTimeout is in milliseconds; use at least 50').max(60_000).default(2000),
     baseURL: z.string().refine((s) => URL.canParse(s) && /^https?:$/.test(new URL(s).protocol), {
       message: "baseURL must be an absolute http(s) URL: the app's external origin (or set OAUTH_BASE_URL)",

@@ -29,6 +29,8 @@ export interface MemoryStoreOptions extends MemoryBounds {
   ttl: (record: SessionRecord, req: Request | undefined) => number;
   /** The longest a session can live (s): the tombstone of an entry without a TTL. */
   maxLifetime: number;
+  /** Seal sessions at rest (default true). */
+  seal?: boolean;
 }
 
 type Tier = LRUCache<string, string>;
@@ -38,7 +40,7 @@ function tier(max: number, maxSize: number): Tier {
   return new LRUCache<string, string>({ max, maxSize, sizeCalculation: (value, key) => value.length + key.length });
 }
 
-/** What the in-process store holds right now (expired entries purged first): for diagnostics and tests. @public */
+/** What the in-process store holds right now (expired entries purged first): for diagnostics and tests. @private */
 export interface MemoryStoreStats {
   /** Logged-in sessions, and their size in bytes. */
   sessions: number;
@@ -112,7 +114,7 @@ export class BoundedMemoryStore extends session.Store implements VersionedStore 
     Object.defineProperty(this, 'touch', { value: undefined });
     const { backend, stats } = memoryBackend(options);
     this.stats = stats;
-    this.versioned = new VersionedSessions(backend, JSON, options.ttl, options.maxLifetime);
+    this.versioned = new VersionedSessions(backend, JSON, options.ttl, options.maxLifetime, options.seal ?? true);
   }
 
   #run<T>(operation: StoreOperation, call: () => Promise<T>, cb: Callback<T> | undefined): void {

@@ -47,6 +47,8 @@ export interface VersionedRedisOptions {
   maxLifetime: number;
   /** Deadline for one Redis call (ms). */
   timeout: number;
+  /** Seal sessions at rest (default true). */
+  seal?: boolean;
 }
 
 /** connect-redis with versioned, sealed writes and tombstones; oauthSession({ redis }) builds it. @private */
@@ -75,7 +77,7 @@ export class VersionedRedisStore extends RedisStore implements VersionedStore {
         await client.del(prefix + sessionId);
       },
     };
-    this.versioned = new VersionedSessions(backend, this.serializer, options.ttl, options.maxLifetime);
+    this.versioned = new VersionedSessions(backend, this.serializer, options.ttl, options.maxLifetime, options.seal ?? true);
   }
 
   #bounded<T>(operation: StoreOperation, call: () => Promise<T>, cb?: Callback<T>): Promise<unknown> {
@@ -109,6 +111,13 @@ export class VersionedRedisStore extends RedisStore implements VersionedStore {
   /** Destroys (tombstones) the session stored under `storeKey`, with the same deadline. */
   destroyByStoreKey(storeKey: string): Promise<void> {
     return redisCall(this.#timeout, () => this.versioned.destroyByStoreKey(storeKey));
+  }
+
+  /** Sealed sessions open only with their own id: the store cannot list their contents. */
+  override all(cb?: Callback<SessionData[]>): Promise<unknown> {
+    const err = new Error('oauthSession() seals sessions at rest: their contents cannot be listed (all())');
+    if (cb) return Promise.resolve(cb(err));
+    return Promise.reject(err);
   }
 
   override createSession(req: Request, data: SessionData): Session & SessionData {

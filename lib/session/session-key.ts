@@ -10,11 +10,12 @@
  * can check it without the key (versioned-store.ts); a destroyed session holds {@link TOMBSTONE}.
  */
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 
 /** What a destroyed session's key holds until the session could no longer have lived (versioned-store.ts). @private */
 export const TOMBSTONE = '~';
 
-/** The version tag of the sealed format: `s1.<iv>.<ciphertext>.<tag>`, base64url. */
+/** The version tag of the sealed format: `s1.` + base64url(IV (12 bytes) ‖ ciphertext ‖ tag (16 bytes)). */
 const SEALED = 's1.';
 
 /**
@@ -27,17 +28,29 @@ export function storeKeyOf(sessionId: string): string {
   return createHash('sha256').update(`express-oauth-login session ${sessionId}`).digest('base64url');
 }
 
-function sealingKey(sessionId: string): Buffer {
-  return Buffer.from(hkdfSync('sha256', sessionId, 'express-oauth-login', 'session sealing key', 32));
+/**
+ * Sealing keys of the sessions active in the last minute, by store key: node's hkdfSync costs more than the
+ * decryption itself, and a session is opened on every request. The key lives in this process only (never in the
+ * store), next to what a request of the session holds in memory anyway.
+ */
+const recentKeys = new LRUCache<string, Buffer>({ max: 10_000, ttl: 60_000 });
+
+function sealingKey(sessionId: string, storeKey: string): Buffer {
+  let key = recentKeys.get(storeKey);
+  if (!key) {
+    key = Buffer.from(hkdfSync('sha256', sessionId, 'express-oauth-login', 'session sealing key', 32));
+    recentKeys.set(storeKey, key);
+  }
+  return key;
 }
 
 /** Encrypts and authenticates `plaintext` under the key of `sessionId` (AES-256-GCM). @private */
-export function seal(plaintext: string, sessionId: string): string {
+export function seal(plaintext: string, sessionId: string, storeKey = storeKeyOf(sessionId)): string {
   const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', sealingKey(sessionId), iv);
-  cipher.setAAD(Buffer.from(storeKeyOf(sessionId)));
-  const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-  return `${SEALED}${iv.toString('base64url')}.${body.toString('base64url')}.${cipher.getAuthTag().toString('base64url')}`;
+  const cipher = createCipheriv('aes-256-gcm', sealingKey(sessionId, storeKey), iv);
+  cipher.setAAD(Buffer.from(storeKey));
+  const body = Buffer.concat([iv, cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+  return SEALED + body.toString('base64url');
 }
 
 /**
@@ -45,14 +58,15 @@ export function seal(plaintext: string, sessionId: string): string {
  * or copied from another session's entry): such an entry is treated as no session at all.
  * @private
  */
-export function unseal(sealed: string, sessionId: string): string | undefined {
-  const [iv, body, tag] = sealed.slice(SEALED.length).split('.');
-  if (!sealed.startsWith(SEALED) || !iv || body === undefined || !tag) return undefined;
+export function unseal(sealed: string, sessionId: string, storeKey = storeKeyOf(sessionId)): string | undefined {
+  if (!sealed.startsWith(SEALED)) return undefined;
+  const bytes = Buffer.from(sealed.slice(SEALED.length), 'base64url');
+  if (bytes.length < 12 + 16) return undefined;
   try {
-    const decipher = createDecipheriv('aes-256-gcm', sealingKey(sessionId), Buffer.from(iv, 'base64url'));
-    decipher.setAAD(Buffer.from(storeKeyOf(sessionId)));
-    decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-    return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString('utf8');
+    const decipher = createDecipheriv('aes-256-gcm', sealingKey(sessionId, storeKey), bytes.subarray(0, 12), { authTagLength: 16 });
+    decipher.setAAD(Buffer.from(storeKey));
+    decipher.setAuthTag(bytes.subarray(bytes.length - 16));
+    return Buffer.concat([decipher.update(bytes.subarray(12, bytes.length - 16)), decipher.final()]).toString('utf8');
   } catch {
     return undefined;
   }

@@ -64,7 +64,10 @@ function createClient(url: string, timeout: number): RedisClient {
 function ttlFor(fallback: number): (record: SessionRecord, req: Request | undefined) => number {
   return (record, req) => {
     const config = req && boundConfig(req);
-    return (config && sessionLifetime(record, config)) ?? fallback;
+    if (!config) return fallback;
+    // Nothing left but the middleware's empty state (a pending login was claimed): as short-lived as a login.
+    const empty = Object.keys(record).every((k) => k === 'cookie' || k === 'oauth') && Object.keys(record.oauth ?? {}).length === 0;
+    return sessionLifetime(record, config) ?? (empty ? config.loginTimeout : fallback);
   };
 }
 
@@ -77,11 +80,11 @@ function buildStore(o: ResolvedSessionOptions): { store?: Store; close: () => Pr
         { code: 'EXPRESS_OAUTH_LOGIN_MEMORYSTORE' },
       );
     }
-    const memory = new BoundedMemoryStore({ ...o.memory, ttl: ttlFor(o.ttl), maxLifetime: o.ttl });
+    const memory = new BoundedMemoryStore({ ...o.memory, ttl: ttlFor(o.ttl), maxLifetime: o.ttl, seal: o.seal });
     return { store: memory, close: async () => undefined };
   }
   const client = typeof o.redis === 'string' ? createClient(o.redis, o.storeTimeout) : o.redis;
-  const store = new VersionedRedisStore({ client, prefix: o.prefix, ttl: ttlFor(o.ttl), maxLifetime: o.ttl, timeout: o.storeTimeout });
+  const store = new VersionedRedisStore({ client, prefix: o.prefix, ttl: ttlFor(o.ttl), maxLifetime: o.ttl, timeout: o.storeTimeout, seal: o.seal });
   registerStoreClient(store, { client, timeout: o.storeTimeout });
   const created = typeof o.redis === 'string';
   return {

@@ -71,15 +71,27 @@ export class VersionedSessions {
     readonly ttlOf: (record: SessionRecord, req: Request | undefined) => number,
     /** The tombstone of a session whose entry has no TTL left to copy, in seconds. */
     readonly maxLifetime: number,
+    /** Seal entries (the default). Unsealed entries are read only when sealing is off: else a store writer could forge them. */
+    readonly sealing = true,
   ) {}
+
+  #pack(text: string, sessionId: string, key: string): string {
+    return this.sealing ? seal(text, sessionId, key) : text;
+  }
+
+  #open(payload: string, sessionId: string, key: string): string | undefined {
+    if (isSealed(payload)) return unseal(payload, sessionId, key);
+    return this.sealing ? undefined : payload;
+  }
 
   /** Loads a session: one store call (two for a session stored before sealing, once). */
   async get(sessionId: string): Promise<SessionData | null> {
-    const value = await this.backend.read(storeKeyOf(sessionId));
+    const key = storeKeyOf(sessionId);
+    const value = await this.backend.read(key);
     if (value === undefined) return this.#upgrade(sessionId);
     const entry = parseEntry(value);
-    if (!entry || 'ended' in entry || !isSealed(entry.payload)) return null;
-    const text = unseal(entry.payload, sessionId);
+    if (!entry || 'ended' in entry) return null;
+    const text = this.#open(entry.payload, sessionId, key);
     if (text === undefined) return null;
     const data = await this.serializer.parse(text);
     fresh.set(data, { revision: entry.revision, base: text, lostClaims: [], ended: false });
@@ -94,7 +106,7 @@ export class VersionedSessions {
     const text = this.serializer.stringify(data);
     const ttl = this.ttlOf(data as SessionRecord, undefined);
     if (ttl <= 0) return null;
-    const entry = formatEntry(1, seal(text, sessionId));
+    const entry = formatEntry(1, this.#pack(text, sessionId, storeKeyOf(sessionId)));
     const result = await this.backend.compareAndSet(storeKeyOf(sessionId), 0, entry, ttl * 1000, Boolean(data.oauth?.user));
     await this.backend.deleteLegacy?.(sessionId);
     if (!('written' in result)) return this.get(sessionId);
@@ -127,7 +139,7 @@ export class VersionedSessions {
         loaded.set(session, { ...known, ended: true });
         return;
       }
-      const entry = formatEntry(revision + 1, seal(text, sessionId));
+      const entry = formatEntry(revision + 1, this.#pack(text, sessionId, key));
       const result = await this.backend.compareAndSet(key, revision, entry, ttl * 1000, Boolean(record.oauth?.user));
       if ('written' in result) {
         if (record !== mine) applyInPlace(session, record);
@@ -135,7 +147,7 @@ export class VersionedSessions {
         return;
       }
       const current = 'current' in result ? parseEntry(result.current) : undefined;
-      const theirs = current && !('ended' in current) ? unseal(current.payload, sessionId) : undefined;
+      const theirs = current && !('ended' in current) ? this.#open(current.payload, sessionId, key) : undefined;
       if (!current || 'ended' in current || theirs === undefined) {
         // Logged out (or back-channel logged out, or expired) while this request ran: its copy must not come back.
         loaded.set(session, { ...known, ended: true });
