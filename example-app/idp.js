@@ -106,9 +106,12 @@ export async function startIdp(options) {
   });
   const address = /** @type {import('node:net').AddressInfo} */ (server.address());
   const issuer = `http://${host}:${address.port}`;
+  // A Map, not a plain-object lookup: a login name such as `constructor` or `__proto__` must find no account (with
+  // `users[login]` it found Object.prototype's, whose missing password matched a form without one).
+  /** @type {Map<string, { password: string, claims: Record<string, unknown>, otp?: string }>} */
+  const accounts = new Map([...Object.entries(options.users ?? {}), ...Object.entries(DEMO_USERS)]);
   /** @param {string} login */
-  const findUser = (login) =>
-    Object.hasOwn(DEMO_USERS, login) ? DEMO_USERS[/** @type {keyof typeof DEMO_USERS} */ (login)] : options.users?.[login];
+  const findUser = (login) => accounts.get(login);
   const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
 
   // Step-up (acr_values): an IdP session whose acr is not among the requested ones must sign in again, unless this
@@ -266,7 +269,8 @@ export async function startIdp(options) {
       const details = await provider.interactionDetails(req, res);
       const login = String(req.body?.login ?? '');
       const user = findUser(login);
-      if (details.prompt.name !== 'login' || !user || user.password !== req.body?.password) {
+      const password = req.body?.password;
+      if (details.prompt.name !== 'login' || !user || typeof password !== 'string' || user.password !== password) {
         res.status(401).type('html').send(
           page(
             'Sign in',

@@ -22,10 +22,22 @@ import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
-import { OAuthLoginError, logoutUrl, oauthLogin, oauthSession, providers, requireAuth } from 'express-oauth-login';
+import {
+  OAuthLoginError,
+  endAllSessions,
+  endSession,
+  isSessionFormRequest,
+  listSessions,
+  logoutUrl,
+  oauthLogin,
+  oauthSession,
+  providers,
+  requireAuth,
+  sessionFormToken,
+} from 'express-oauth-login';
 import { GITHUB_USERS, startGithubStandIn } from './github.js';
 import { DEMO_USERS, startIdp } from './idp.js';
-import { errorPage, homePage, profilePage } from './views.js';
+import { errorPage, homePage, profilePage, sessionsPage } from './views.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -173,6 +185,8 @@ async function build(server, baseURL, options) {
       ...(options.scope && { scope: options.scope }),
       // With an OpenID Provider, POST /backchannel-logout: when the user signs out at the IdP (or another app),
       // their session here ends too (set above).
+      // "Your sessions" (7.): every login is recorded, so the user can list and end their sessions.
+      sessionControl: true,
       // Failed sign-ins (a bad callback, a refused login) go to this app's own error page (6.) like every other
       // error, instead of the middleware's built-in page.
       errorPage: false,
@@ -227,6 +241,35 @@ async function build(server, baseURL, options) {
       res.json({ calledAt: new Date().toISOString(), accessTokenExpiresAt: user.expiresAt ?? null, userinfo: await response.json() });
     } catch {
       res.status(502).json({ error: 'upstream_unavailable', message: 'The UserInfo endpoint could not be reached. Try again.' });
+    }
+  });
+
+  // 7. "Your sessions": the user's sessions on every browser, each can be ended, or all the others at once. The
+  //    forms carry sessionFormToken(req) and the POST checks it with the request's origin (isSessionFormRequest):
+  //    another site cannot make the browser end a session.
+  app.get('/sessions', requireAuth(), async (req, res, next) => {
+    try {
+      res.set('Cache-Control', 'no-store');
+      res.type('html').send(sessionsPage(await listSessions(req), /** @type {string} */ (sessionFormToken(req))));
+    } catch (err) {
+      next(err);
+    }
+  });
+  app.post('/sessions/end', express.urlencoded({ extended: false, limit: '2kb' }), requireAuth(), async (req, res, next) => {
+    try {
+      res.set('Cache-Control', 'no-store');
+      const body = /** @type {{ token?: unknown, handle?: unknown, all?: unknown }} */ (req.body ?? {});
+      if (!isSessionFormRequest(req, body.token)) {
+        res.status(403).type('html').send(errorPage({ status: 403, message: 'This request did not come from this app, so nothing was ended.', retry: false }));
+        return;
+      }
+      const current = (await listSessions(req)).find((s) => s.current);
+      if (body.all === 'others') await endAllSessions(req, { exceptCurrent: true });
+      else if (typeof body.handle === 'string') await endSession(req, body.handle);
+      // Ending this browser's own session signs it out: back home then.
+      res.redirect(303, typeof body.handle === 'string' && body.handle === current?.handle ? '/' : '/sessions');
+    } catch (err) {
+      next(err);
     }
   });
 

@@ -29,6 +29,7 @@ function layout({ title, body, loggedIn = false, recorded }) {
     <a class="brand" href="/">express-oauth-login <span>example</span></a>
     <nav>
       <a href="/profile">Profile</a>
+      ${loggedIn ? '<a href="/sessions">Your sessions</a>' : ''}
       ${
         loggedIn
           ? // A POST from this page's own origin: the logout route accepts it (no other site can send one).
@@ -159,6 +160,46 @@ export function profilePage(user, logoutHref, recorded) {
           ${claims}
         </tbody>
       </table>
+    </section>`,
+  });
+}
+
+/**
+ * "Your sessions": every browser the user is signed in with (listSessions()), each with a form that ends it, and
+ * one that ends all the others. Every form carries the session's form token (sessionFormToken(req)); the POST
+ * handler checks it and the request's origin (isSessionFormRequest), so no other site can end a session.
+ * @param {import('express-oauth-login').SessionInfo[]} sessions
+ * @param {string} token
+ */
+export function sessionsPage(sessions, token) {
+  const hidden = `<input type="hidden" name="token" value="${esc(token)}">`;
+  const rows = sessions
+    .map(
+      (s) => `<tr${s.current ? ' class="current"' : ''}>
+          <td>${esc(s.userAgent)}${s.current ? ' <strong>(this browser)</strong>' : ''}</td>
+          <td><time datetime="${esc(isoTime(s.createdAt))}">${esc(isoTime(s.createdAt))}</time></td>
+          <td><time datetime="${esc(isoTime(s.lastSeenAt))}">${esc(isoTime(s.lastSeenAt))}</time></td>
+          <td><form method="post" action="/sessions/end">${hidden}<input type="hidden" name="handle" value="${esc(s.handle)}">
+            <button class="link" type="submit">${s.current ? 'Sign out here' : 'End'}</button></form></td>
+        </tr>`,
+    )
+    .join('\n        ');
+  return layout({
+    title: 'Your sessions',
+    loggedIn: true,
+    body: `
+    <h1>Your sessions</h1>
+    <section class="card">
+      <table id="sessions">
+        <thead><tr><th>Browser</th><th>Signed in</th><th>Last seen</th><th></th></tr></thead>
+        <tbody>
+        ${rows}
+        </tbody>
+      </table>
+      <form method="post" action="/sessions/end">${hidden}<input type="hidden" name="all" value="others">
+        <button type="submit" id="end-others">Log out everywhere else</button></form>
+      <p class="hint">Ending a session signs that browser out at its next request and revokes its tokens at the
+      identity provider. <a href="/logout">Log out</a> ends this one (and your sign-in at the identity provider).</p>
     </section>`,
   });
 }

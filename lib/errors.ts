@@ -150,8 +150,17 @@ export class TokenExchangeError extends OAuthLoginError {
   }
 }
 
-/** The identity provider could not be reached, was too slow, or answered with something unusable. @public */
-export class IdpUnavailableError extends OAuthLoginError {}
+/**
+ * The identity provider could not be reached, was too slow, or answered with something unusable. Transient by
+ * nature: the 502 (`idp_unavailable`, `idp_bad_response`), 503 and 504 (`idp_timeout`) answers all carry
+ * `Retry-After`, and a refresh that fails this way keeps the session (README "Refresh").
+ * @public
+ */
+export class IdpUnavailableError extends OAuthLoginError {
+  override get headers(): Record<string, string> {
+    return this.code === 'idp_unsupported' ? super.headers : { 'Cache-Control': 'no-store', 'Retry-After': '5' };
+  }
+}
 
 /** The request needs a logged-in user and has none. @public */
 export class UnauthenticatedError extends OAuthLoginError {

@@ -53,6 +53,20 @@ export interface BackchannelLogoutEvent extends EventBase {
   /** How many sessions of this app were ended. */
   sessions: number;
 }
+/**
+ * `sessionsEnded`: sessions were ended through the session control API (README "Session control"): by the user
+ * (`endSession()`, `endAllSessions()`) or by admin code (`endSessions()`).
+ * @public
+ */
+export interface SessionsEndedEvent extends EventBase {
+  type: 'sessionsEnded';
+  sub?: string;
+  sid?: string;
+  /** `user`: the user's own request; `admin`: endSessions() without a request. */
+  by: 'user' | 'admin';
+  /** How many sessions were ended. */
+  sessions: number;
+}
 /** `error`: the middleware answered with one of its errors (see README "Error codes"). @public */
 export interface ErrorEvent extends EventBase {
   type: 'error';
@@ -69,6 +83,7 @@ export interface OAuthEventMap {
   logout: LogoutEvent;
   refresh: RefreshEvent;
   backchannelLogout: BackchannelLogoutEvent;
+  sessionsEnded: SessionsEndedEvent;
   error: ErrorEvent;
 }
 
@@ -99,7 +114,11 @@ function listenerFailed(err: unknown): void {
 
 /** Delivers an event to the app's listeners, if any. Never throws. @private */
 export function emit<K extends keyof OAuthEventMap>(req: Request, name: K, detail: Omit<OAuthEventMap[K], 'type' | 'schemaVersion'>): void {
-  const events = (req as unknown as Record<symbol, OAuthEvents | undefined>)[EVENTS];
+  emitTo((req as unknown as Record<symbol, OAuthEvents | undefined>)[EVENTS], name, detail);
+}
+
+/** Delivers an event to `events` (the config's listeners), for code that runs without a request. Never throws. @private */
+export function emitTo<K extends keyof OAuthEventMap>(events: OAuthEvents | undefined, name: K, detail: Omit<OAuthEventMap[K], 'type' | 'schemaVersion'>): void {
   if (!events) return;
   const event = { type: name, schemaVersion: EVENT_SCHEMA_VERSION, ...detail } as OAuthEventMap[K];
   // An EventEmitter throws on an 'error' event nobody listens to: that is not the app's wish here.
@@ -157,6 +176,7 @@ export function auditLogger(logger: AuditLogTarget): AuditListeners {
     logout: (event) => write('info', event),
     refresh: (event) => write('info', event),
     backchannelLogout: (event) => write('info', event),
+    sessionsEnded: (event) => write('info', event),
     error: (event) => write(event.status >= 500 ? 'error' : 'warn', event),
   };
 }

@@ -33,6 +33,16 @@ export { fetchWithToken, type FetchWithTokenInit } from './guard/resource-fetch.
 export { exchangeToken, type ExchangeTokenOptions, type ExchangedToken } from './guard/token-exchange.js';
 export { attemptSilentLogin } from './guard/silent-login.js';
 export { logoutUrl } from './routes/logout-url.js';
+export {
+  listSessions,
+  endSession,
+  endAllSessions,
+  endSessions,
+  sessionFormToken,
+  isSessionFormRequest,
+  type SessionInfo,
+  type SessionSelector,
+} from './routes/session-control.js';
 export type { AfterCallback, AfterCallbackResult, AuthenticatedUser } from './types.js';
 export {
   auditLogger,
@@ -46,6 +56,7 @@ export {
   type LogoutEvent,
   type RefreshEvent,
   type BackchannelLogoutEvent,
+  type SessionsEndedEvent,
   type ErrorEvent,
 } from './events.js';
 export {

@@ -357,6 +357,60 @@ test('the one-click link on the profile page (logoutUrl) logs out without a conf
   await context.close();
 });
 
+test('"Your sessions": two browsers of one user are listed; ending the other one signs it out; another site cannot end one', async () => {
+  const laptop = await browser.newContext();
+  const phone = await browser.newContext();
+  const { page } = await watchedPage(laptop);
+  const { page: other } = await watchedPage(phone);
+  await logInFromHome(page, 'bob');
+  await page.click('nav a:has-text("Your sessions")');
+  await page.waitForURL(`${app.url}/sessions`);
+  const rows = page.locator('#sessions tbody tr');
+  // Earlier tests may have left sessions of this user: count from here.
+  const before = await rows.count();
+  await logInFromHome(other, 'bob');
+  await other.goto(`${app.url}/sessions`);
+  const phoneHandle = await other.locator('#sessions tr.current input[name="handle"]').getAttribute('value');
+  await page.reload();
+  await expect(rows.count()).resolves.toBe(before + 1);
+  await expect(page.locator('#sessions tr.current').count()).resolves.toBe(1);
+  await expect(page.locator(`#sessions tr:not(.current) input[name="handle"][value="${phoneHandle}"]`).count()).resolves.toBe(1);
+  // The page shows no logout token: its forms carry the derived form token only.
+  const html = await page.content();
+  expect(html).not.toMatch(/confirm=/);
+  // A POST without this session's form token (what another site's forged form sends) ends nothing.
+  const forged = await other.evaluate(async (base) => {
+    const res = await fetch(`${base}/sessions/end`, { method: 'POST', body: new URLSearchParams({ all: 'others' }), redirect: 'manual' });
+    return res.status;
+  }, app.url);
+  expect(forged).toBe(403);
+  await expect(fetchApi(page)).resolves.toMatchObject({ status: 200 });
+  // End the other browser's session from this one: it is signed out at its next request.
+  await page.click(`#sessions tr:has(input[name="handle"][value="${phoneHandle}"]) button`);
+  await page.waitForURL(`${app.url}/sessions`);
+  await expect(rows.count()).resolves.toBe(before);
+  await expect(fetchApi(other)).resolves.toMatchObject({ status: 401 });
+  await expect(fetchApi(page)).resolves.toMatchObject({ status: 200 });
+  // Log in again on the other browser (its IdP session lives on: no password asked), then "Log out everywhere
+  // else" from this one.
+  await other.goto(`${app.url}/login?returnTo=%2Fprofile`);
+  await other.waitForURL((url) => url.href.startsWith(`${app.url}/profile`) || url.href.startsWith(`${app.issuer}/interaction/`));
+  if (other.url().startsWith(`${app.issuer}/interaction/`)) {
+    if (await other.locator('#login').count()) await signInAtIdp(other, 'bob');
+    else await other.click('button:has-text("Allow")');
+  }
+  await other.waitForURL(`${app.url}/profile`);
+  await page.goto(`${app.url}/sessions`);
+  await expect(rows.count()).resolves.toBe(before + 1);
+  await page.click('#end-others');
+  await page.waitForURL(`${app.url}/sessions`);
+  await expect(rows.count()).resolves.toBe(1);
+  await expect(fetchApi(other)).resolves.toMatchObject({ status: 401 });
+  await expect(fetchApi(page)).resolves.toMatchObject({ status: 200 });
+  await laptop.close();
+  await phone.close();
+});
+
 test('npm start: signing out at the IdP alone ends the app session too (back-channel logout)', async () => {
   const started = await spawnExampleApp();
   const context = await browser.newContext();

@@ -189,7 +189,7 @@ describe('oauthSession options', () => {
     const previous = process.env.NODE_ENV;
     try {
       process.env.NODE_ENV = 'production';
-      expect(typeof oauthSession({ secret: SECRET })).toBe('function');
+      expect(typeof oauthSession({ secret: SECRET, baseURL: 'https://app.example.com' })).toBe('function');
       process.env.NODE_ENV = 'development';
       oauthSession({ secret: SECRET });
       const codes = warn.mock.calls.map((call) => (call[1] as { code?: string } | undefined)?.code);

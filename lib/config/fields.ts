@@ -10,6 +10,15 @@ import { ConfigError } from '../errors.js';
 export const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 /**
+ * True when `url` is plain http on a host other than loopback: cookies and tokens sent to it cross the network in
+ * clear text. The one rule oauthLogin()'s baseURL and oauthSession()'s cookie share.
+ * @private
+ */
+export function isClearTextOrigin(url: URL): boolean {
+  return url.protocol === 'http:' && !LOOPBACK.has(url.hostname);
+}
+
+/**
  * A route path. Only characters that mean themselves to both Express 4's and Express 5's path matching (no `:`,
  * `*`, `?`, `(`, `{`), so a route is matched literally on either major.
  * @private

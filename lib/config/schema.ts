@@ -9,7 +9,7 @@ import type { OAuthEvents } from '../events.js';
 import type { AfterCallback } from '../types.js';
 import { type ClientKey, TOKEN_ENDPOINT_AUTH_METHODS, clientAuthIssues, needsClientSecret, parseClientKey, usesClientKey } from './client-key.js';
 import { type ResolvedClientSecurity, clientSecurityIssues, clientSecurityShape, resolveClientSecurity } from './client-security.js';
-import { LOOPBACK, baseUrlOption, httpUrl, parseOptions, routePath } from './fields.js';
+import { baseUrlOption, httpUrl, isClearTextOrigin, parseOptions, routePath } from './fields.js';
 import { isOidcScope, issuerOf, oauth2Issues, oauth2Shape } from './oauth2-options.js';
 import { PROFILES, applyProfileDefaults } from './profiles.js';
 import { PROVIDER_NAME, applyProviderDefaults } from './provider-names.js';
@@ -96,6 +96,12 @@ const schema = z
       })
       .optional(),
     backchannelLogout: z.boolean({ error: 'backchannelLogout must be true or false' }).default(false),
+    // README "Session control": keep a record per session for listSessions() / endSessions().
+    sessionControl: z
+      .union([z.boolean(), z.object({ recordIp: z.boolean().default(false) }).strict()], {
+        error: 'sessionControl must be true, false or { recordIp: boolean }',
+      })
+      .default(false),
     fetchUserinfo: z.boolean({ error: 'fetchUserinfo must be true or false' }).default(false),
     afterCallback: z
       .custom<AfterCallback>((v) => typeof v === 'function', 'afterCallback must be a function (req, tokens, claims) => ...')
@@ -148,7 +154,7 @@ const schema = z
       });
     }
     const base = URL.canParse(c.baseURL) ? new URL(c.baseURL) : undefined;
-    if (base?.protocol === 'http:' && !LOOPBACK.has(base.hostname) && !c.allowInsecureRequests) {
+    if (base && isClearTextOrigin(base) && !c.allowInsecureRequests) {
       ctx.addIssue({
         code: 'custom',
         path: ['baseURL'],

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '../errors.js';
-import { baseUrlOption, parseOptions } from './fields.js';
+import { baseUrlOption, isClearTextOrigin, parseOptions } from './fields.js';
 import { type RedisClient, isRedisClient } from './redis-client.js';
 
 /** A cookie name: an RFC 6265 §4.1.1 token. */
@@ -62,10 +62,34 @@ export type OAuthSessionOptions = z.input<typeof sessionSchema>;
 /** The validated `oauthSession()` options, with the cookie's Secure flag decided. @public */
 export type ResolvedSessionOptions = z.output<typeof sessionSchema> & { secure: boolean | 'auto' };
 
+/** What an app in production must set when the cookie's Secure flag cannot be decided safely (README "Production"). */
+const SET_THE_ORIGIN =
+  "set oauthSession({ baseURL }) to your app's https origin, the same as oauthLogin()'s (or set OAUTH_BASE_URL for " +
+  'both), e.g. https://app.example.com';
+
 /**
- * Validates `oauthSession()` options. The cookie is Secure when baseURL (or OAUTH_BASE_URL) is https, not Secure
- * when it is http, and `'auto'` (Secure exactly when the request came over https; needs `trust proxy` behind a
- * TLS-terminating proxy) when neither is known.
+ * In production the session cookie must be Secure (issue: the quick start behind a TLS-terminating proxy gave a
+ * cookie without it): an http origin on a non-loopback host is refused, and so is an unknown origin unless the app
+ * chose `cookie.secure` itself (`'auto'` with `trust proxy`, or `true`).
+ */
+function productionProblems(baseURL: string | undefined, secureOption: boolean | 'auto' | undefined, secure: boolean | 'auto'): string[] {
+  if (baseURL === undefined) {
+    return secureOption === undefined
+      ? [`baseURL is needed with NODE_ENV=production, so that the session cookie is Secure: ${SET_THE_ORIGIN}`]
+      : [];
+  }
+  if (isClearTextOrigin(new URL(baseURL)) && secure !== true) {
+    return [`baseURL ${new URL(baseURL).origin} is http on a non-loopback host: with NODE_ENV=production the session ` +
+      `cookie would travel in clear text. Use https: ${SET_THE_ORIGIN}`];
+  }
+  return [];
+}
+
+/**
+ * Validates `oauthSession()` options. The cookie is Secure when baseURL (or OAUTH_BASE_URL, read as oauthLogin()
+ * reads it) is https, not Secure when it is http, and `'auto'` (Secure exactly when the request came over https;
+ * needs `trust proxy` behind a TLS-terminating proxy) when neither is known. With NODE_ENV=production an http
+ * origin that is not loopback, or no origin at all without an explicit `cookie.secure`, stops the app.
  * @throws {ConfigError} listing every problem at once.
  * @public
  */
@@ -77,9 +101,11 @@ export function resolveSessionOptions(input: OAuthSessionOptions, env: NodeJS.Pr
   if (baseURL !== undefined) raw.baseURL = baseURL;
   const o = parseOptions(sessionSchema, raw);
   const secure = o.cookie.secure ?? (o.baseURL ? new URL(o.baseURL).protocol === 'https:' : 'auto');
+  const problems = env.NODE_ENV === 'production' ? productionProblems(o.baseURL, o.cookie.secure, secure) : [];
   if (o.cookie.sameSite === 'none' && secure !== true) {
     // Browsers drop SameSite=None cookies that are not Secure.
-    throw new ConfigError(['cookie.sameSite "none" needs a Secure cookie: use an https baseURL or cookie.secure: true']);
+    problems.push('cookie.sameSite "none" needs a Secure cookie: use an https baseURL or cookie.secure: true');
   }
+  if (problems.length > 0) throw new ConfigError(problems);
   return { ...o, secure };
 }

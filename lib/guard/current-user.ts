@@ -8,12 +8,30 @@ import { emit } from '../events.js';
 import { contextOf } from '../routes/context.js';
 import { sessionLifetime } from '../session/lifetime.js';
 import { destroySession, saveSession } from '../session/persistence.js';
+import { forgetSessionRecord, sessionControlOn, writeSessionRecord } from '../session/session-records.js';
 import { type StoredUser, sessionOf, storeTokens, storedUser } from '../session/state.js';
 import type { AuthenticatedUser } from '../types.js';
 import { needsRefresh, refresherOf } from './refresh.js';
 
 /** Writing `seenAt` on every request would rewrite the session each time; once a minute is precise enough. */
 const SEEN_RESOLUTION = 60;
+
+/**
+ * Updates the session's record for the session control API (session-records.ts) without holding up the request;
+ * a failure only leaves the listing a little stale.
+ */
+function touchRecord(req: Request, user: StoredUser): void {
+  const { config } = contextOf(req);
+  if (!sessionControlOn(config)) return;
+  writeSessionRecord(config, req, user, sessionOf(req).id, 'update').catch(() => undefined);
+}
+
+/** Ends the session whose login is over (lifetime, refused refresh), with its session-control record. */
+async function endHere(req: Request): Promise<void> {
+  const { config } = contextOf(req);
+  if (sessionControlOn(config)) forgetSessionRecord(config, req, sessionOf(req).id).catch(() => undefined);
+  await destroySession(req);
+}
 
 /** Builds `req.user` from the stored session record. @private */
 export function toAuthenticatedUser(user: StoredUser): AuthenticatedUser {
@@ -45,26 +63,31 @@ export async function currentUser(req: Request): Promise<StoredUser | undefined>
   if (!user) return undefined;
   const now = nowSeconds();
   if ((sessionLifetime(session, config, now) ?? 0) <= 0) {
-    await destroySession(req);
+    await endHere(req);
     return undefined;
   }
-  if (now - user.seenAt >= SEEN_RESOLUTION) user.seenAt = now;
+  if (now - user.seenAt >= SEEN_RESOLUTION) {
+    user.seenAt = now;
+    // The session is written anyway now: its session-control record follows (lastSeenAt), off the request's path.
+    touchRecord(req, user);
+  }
   if (needsRefresh(user.tokens, config.refreshSkew)) {
     const tokens = await refresherOf(ctx).refresh(user, req);
     emit(req, 'refresh', { sub: user.sub, outcome: tokens ? 'refreshed' : 'session_ended' });
     if (!tokens) {
-      await destroySession(req);
+      await endHere(req);
       return undefined;
     }
     storeTokens(session, tokens);
     // A refreshed ID token may say the upstream session is over (session_expiry): the session ends now, not later.
     if ((sessionLifetime(session, config) ?? 0) <= 0) {
-      await destroySession(req);
+      await endHere(req);
       return undefined;
     }
     // Saved now rather than when the response ends: a store failure then becomes a 503 instead of silently losing
     // a rotated refresh token.
     await saveSession(req);
+    touchRecord(req, storedUser(sessionOf(req)) ?? user);
   }
   return user;
 }

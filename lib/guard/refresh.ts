@@ -6,11 +6,12 @@ import type { Request } from 'express';
 import * as client from 'openid-client';
 import { nowSeconds } from '../clock.js';
 import type { ResolvedConfig } from '../config/schema.js';
-import { IdpUnavailableError, OAuthLoginError, SessionStoreError, TokenValidationError, findCause } from '../errors.js';
+import { OAuthLoginError, SessionStoreError, TokenValidationError, findCause } from '../errors.js';
 import { dpopOptions } from '../idp/dpop.js';
 import { verifyIdTokenSignature } from '../idp/id-token.js';
 import { signedIdToken } from '../idp/jwe.js';
 import { withoutIdToken } from '../idp/oauth2-profile.js';
+import { transientRefreshError } from '../idp/protocol-errors.js';
 import type { Provider } from '../idp/provider.js';
 import { tenantConfiguration } from '../idp/tenants.js';
 import { toStoredTokens } from '../idp/tokens.js';
@@ -60,11 +61,13 @@ async function grant(provider: Provider, config: ResolvedConfig, user: StoredUse
     }
     return toStoredTokens(response, user.tokens, idToken);
   } catch (err) {
-    // The IdP being down is not a reason to log the user out: report it and keep the session.
-    const transport = findCause(err, IdpUnavailableError);
-    if (transport) throw transport;
+    // The IdP being down, overloaded or behind a broken proxy is not a reason to log the user out: report it and
+    // keep the session with its refresh token, so the next request tries again (protocol-errors.ts sorts the kinds).
+    const transient = transientRefreshError(err);
+    if (transient) throw transient;
     if (err instanceof OAuthLoginError && !(err instanceof TokenValidationError)) throw err;
-    // invalid_grant (revoked, expired, reused) or an invalid response: the tokens are no good any more.
+    // invalid_grant (revoked, expired, reused), a refreshed ID token about someone else or badly signed: the tokens
+    // are no good any more.
     return undefined;
   }
 }

@@ -7,7 +7,7 @@
 import { type JWTPayload, type JWTVerifyOptions, jwtVerify } from 'jose';
 import type { ResolvedConfig } from '../config/schema.js';
 import { IdpUnavailableError, TokenValidationError, findCause } from '../errors.js';
-import type { Provider } from './provider.js';
+import type { JwtSource, Provider } from './provider.js';
 import { nowSeconds } from '../clock.js';
 
 /** Claims that only serve validation: not worth the session bytes. */
@@ -34,8 +34,9 @@ export function isAcceptedAlg(alg: unknown, config: ResolvedConfig): alg is stri
 
 /**
  * Verifies a JWT the IdP signed (ID token, logout token) with the IdP's keys, or, for an explicitly allowed HS*
- * algorithm, with the client secret; `alg` must have passed {@link isAcceptedAlg}. jose's errors pass through for
- * the caller to word; a JWKS transport failure surfaces as IdpUnavailableError in the cause chain.
+ * algorithm, with the client secret; `alg` must have passed {@link isAcceptedAlg}. `source` says who handed the app
+ * the JWT, which decides how soon an unknown kid may refetch the keys (see JwtSource in provider.ts). jose's errors
+ * pass through for the caller to word; a JWKS transport failure surfaces as IdpUnavailableError in the cause chain.
  * @private
  */
 export async function verifyIdpJwt(
@@ -44,9 +45,10 @@ export async function verifyIdpJwt(
   config: ResolvedConfig,
   provider: Provider,
   options: JWTVerifyOptions = {},
+  source: JwtSource = 'anyone',
 ): Promise<JWTPayload> {
   const all = { algorithms: config.idTokenSigningAlgs, clockTolerance: config.clockTolerance, ...options };
-  if (!alg.startsWith('HS')) return (await jwtVerify(jwt, await provider.keys(), all)).payload;
+  if (!alg.startsWith('HS')) return (await jwtVerify(jwt, await provider.keys(source), all)).payload;
   // config.ts only lets HS* into idTokenSigningAlgs together with a clientSecret.
   if (!config.clientSecret) throw new Error(`alg "${alg}" needs a clientSecret`);
   return (await jwtVerify(jwt, new TextEncoder().encode(config.clientSecret), all)).payload;
@@ -63,7 +65,8 @@ export async function verifyIdTokenSignature(idToken: string, config: ResolvedCo
     throw invalid(`it is signed with alg "${clean(alg)}", which is not accepted (idTokenSigningAlgs)`);
   }
   try {
-    await verifyIdpJwt(idToken, alg, config, provider);
+    // ID tokens come from the token endpoint only: an unknown kid is a key rotation and may refetch the keys at once.
+    await verifyIdpJwt(idToken, alg, config, provider, {}, 'idp');
   } catch (err) {
     const transport = findCause(err, IdpUnavailableError);
     if (transport) throw transport;

@@ -100,3 +100,69 @@ export function tokenEndpointError(err: client.ResponseBodyError | client.WWWAut
       : 'Start the sign-in again.';
   return new TokenEndpointError(code, `The identity provider refused the token request (${code}). ${hint}`, { cause: err });
 }
+
+/**
+ * Token endpoint errors that say "not now" rather than "no": RFC 6749 §4.1.2.1 defines `temporarily_unavailable`
+ * and `server_error` for the authorization endpoint, and IdPs answer token requests with them too.
+ */
+const TRANSIENT_OAUTH_ERRORS = new Set(['temporarily_unavailable', 'server_error']);
+
+/** openid-client's codes for a response that is not a token response at all (an HTML error page, broken JSON). */
+const NOT_A_TOKEN_RESPONSE = new Set(['OAUTH_RESPONSE_IS_NOT_CONFORM', 'OAUTH_RESPONSE_IS_NOT_JSON', 'OAUTH_PARSE_ERROR']);
+
+/** A status that says "come back later" with or without an OAuth error body (RFC 9110 §15.6, RFC 6585 §4). */
+const isBusy = (status: number) => status >= 500 || status === 429;
+
+/** The HTTP status of a response that was no token response, when openid-client reports one (its code, status). */
+function notATokenResponse(err: unknown): { status?: number } | undefined {
+  let found = false;
+  for (let e = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof Response) return { status: e.status };
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && NOT_A_TOKEN_RESPONSE.has(code)) found = true;
+  }
+  return found ? {} : undefined;
+}
+
+function unavailable(detail: string, err: unknown): IdpUnavailableError {
+  return new IdpUnavailableError(
+    'idp_unavailable',
+    503,
+    `The identity provider is temporarily unavailable${detail}: you are still signed in. Please try again in a moment.`,
+    { cause: err },
+  );
+}
+
+/**
+ * Sorts a failed refresh grant (RFC 6749 §6) by kind. A transient failure comes back as the IdpUnavailableError the
+ * request answers with, and the session and its refresh token are kept for the next request to try again:
+ * - the IdP unreachable or the connection reset (502 `idp_unavailable`), too slow (504 `idp_timeout`);
+ * - a 5xx or 429 with whatever body (a load balancer's HTML page too), or `temporarily_unavailable` /
+ *   `server_error` at any status (503 `idp_unavailable`);
+ * - a body that is no token response, such as an HTML page with status 200 or broken JSON (502 `idp_bad_response`).
+ * `undefined` means a definitive refusal (`invalid_grant` and the other RFC 6749 §5.2 errors, an ID token for
+ * another sub/iss/aud, a bad signature): the grant is gone and the session ends.
+ * @private
+ */
+export function transientRefreshError(err: unknown): IdpUnavailableError | undefined {
+  const transport = findCause(err, IdpUnavailableError);
+  if (transport) return transport;
+  const refused = findCause(err, client.ResponseBodyError) ?? findCause(err, client.WWWAuthenticateChallengeError);
+  if (refused) {
+    const code = refused instanceof client.ResponseBodyError ? refused.error : '';
+    if (!isBusy(refused.status) && !TRANSIENT_OAUTH_ERRORS.has(code)) return undefined;
+    return unavailable(code ? ` (${clean(code, 64)})` : '', err);
+  }
+  const other = notATokenResponse(err);
+  if (other?.status !== undefined && isBusy(other.status)) return unavailable(` (HTTP ${other.status})`, err);
+  if (other) {
+    return new IdpUnavailableError(
+      'idp_bad_response',
+      502,
+      'The identity provider answered the token refresh with something that is not a token response (an error page?): ' +
+        'you are still signed in. Please try again in a moment.',
+      { cause: err },
+    );
+  }
+  return undefined;
+}

@@ -5,8 +5,10 @@
  *
  * Why jose's remote JWKS rather than openid-client's enableNonRepudiationChecks: openid-client refetches the JWKS
  * for an unknown `kid` only when its cache is over a minute old, so the first logins after an IdP key rotation would
- * fail. ID tokens reach us only from the token endpoint over the back channel, so refetching once per unknown `kid`
- * cannot be abused to make us hammer the IdP.
+ * fail. Here a JWT the app fetched from the IdP itself (ID tokens from the token endpoint, signed UserInfo) may
+ * refetch at once for an unknown `kid`: nobody else can hand us one, and after a genuine key rotation the next login
+ * gets through. A JWT anyone can send to the app's routes (a logout token, a JARM response) refetches at most once
+ * per {@link UNKNOWN_KID_COOLDOWN_MS} per IdP, shared with the former: 200 posts with made-up kids, one fetch.
  */
 import {
   type JSONWebKeySet,
@@ -37,12 +39,22 @@ type RemoteJWKSet = ReturnType<typeof createRemoteJWKSet>;
 /** Discovery is retried at most this often while the IdP is down, so a dead IdP is not hammered. */
 const RETRY_AFTER_FAILURE_MS = 1000;
 
+/**
+ * Who handed the app a JWT: `idp` for a response the app fetched from the IdP over the back channel (token endpoint,
+ * UserInfo), `anyone` for what arrives at the app's own routes (logout tokens, JARM responses).
+ * @private
+ */
+export type JwtSource = 'idp' | 'anyone';
+
 /** A lazily discovered provider. @private */
 export interface Provider {
   /** Resolves the openid-client Configuration, discovering it on first use. */
   get(): Promise<client.Configuration>;
-  /** The IdP's signing keys (cached; one refetch on an unknown kid). */
-  keys(): Promise<JWTVerifyGetKey>;
+  /**
+   * The IdP's signing keys (cached), for JWTs from `source` (default `anyone`): an unknown kid refetches them at
+   * once for `idp`, at most once per {@link UNKNOWN_KID_COOLDOWN_MS} for `anyone`.
+   */
+  keys(source?: JwtSource): Promise<JWTVerifyGetKey>;
 }
 
 function isTimeout(err: unknown): boolean {
@@ -185,27 +197,63 @@ function keepKeysWhenUnreachable(remote: RemoteJWKSet): JWTVerifyGetKey {
   };
 }
 
+/**
+ * How often a JWT with a `kid` the cached keys lack may make the app refetch the JWKS when anyone could have sent it
+ * (issue: back-channel logout as an amplifier). jose's cooldownDuration counts from the last successful fetch;
+ * this one from the last attempt, so a failing JWKS endpoint is not hammered either.
+ * @private
+ */
+export const UNKNOWN_KID_COOLDOWN_MS = 30 * 1000;
+
+/**
+ * Unknown-kid refetches by source (see {@link JwtSource}): the cached keys answer a known kid; for an unknown one
+ * an `idp` JWT reloads now (a key rotation), an `anyone` JWT only when no unknown kid caused a fetch in the last
+ * {@link UNKNOWN_KID_COOLDOWN_MS}. Concurrent reloads share one fetch (jose). Stale or missing keys go to `getKey`.
+ */
+function limitUnknownKidRefetch(remote: RemoteJWKSet, getKey: JWTVerifyGetKey): (source: JwtSource) => JWTVerifyGetKey {
+  let refetchedAt = Number.NEGATIVE_INFINITY;
+  let local: { keys: JSONWebKeySet; getKey: JWTVerifyGetKey } | undefined;
+  const fromCache = (keys: JSONWebKeySet): JWTVerifyGetKey => {
+    if (local?.keys !== keys) local = { keys, getKey: createLocalJWKSet(keys) };
+    return local.getKey;
+  };
+  const bySource = (source: JwtSource): JWTVerifyGetKey => async (header, token) => {
+    const cached = remote.jwks();
+    if (!cached || !remote.fresh) return getKey(header, token);
+    try {
+      return await fromCache(cached)(header, token);
+    } catch (err) {
+      if (!(err instanceof joseErrors.JWKSNoMatchingKey)) throw err;
+      if (source === 'anyone' && Date.now() - refetchedAt < UNKNOWN_KID_COOLDOWN_MS) throw err;
+      refetchedAt = Date.now();
+      await remote.reload();
+      return fromCache(remote.jwks() ?? cached)(header, token);
+    }
+  };
+  const getters = { idp: bySource('idp'), anyone: bySource('anyone') };
+  return (source) => getters[source];
+}
+
 /** Creates the lazily discovered provider for a configuration. @private */
 export function createProvider(config: ResolvedConfig): Provider {
   let cached: Promise<client.Configuration> | undefined;
   let failure: { error: unknown; at: number } | undefined;
-  let jwks: JWTVerifyGetKey | undefined;
+  let jwks: ((source: JwtSource) => JWTVerifyGetKey) | undefined;
   return {
-    async keys() {
-      if (jwks) return jwks;
+    async keys(source = 'anyone') {
+      if (jwks) return jwks(source);
       const uri = (await this.get()).serverMetadata().jwks_uri;
       if (!uri) {
         throw new IdpUnavailableError('idp_bad_response', 502, 'The identity provider publishes no jwks_uri: its ID tokens cannot be verified.');
       }
-      jwks = keepKeysWhenUnreachable(
-        createRemoteJWKSet(new URL(uri), {
-          timeoutDuration: config.httpTimeout,
-          cooldownDuration: 0,
-          cacheMaxAge: JWKS_MAX_AGE_MS,
-          [joseCustomFetch]: timedFetch(config, () => 'jwks') as never,
-        }),
-      );
-      return jwks;
+      const remote = createRemoteJWKSet(new URL(uri), {
+        timeoutDuration: config.httpTimeout,
+        cooldownDuration: UNKNOWN_KID_COOLDOWN_MS,
+        cacheMaxAge: JWKS_MAX_AGE_MS,
+        [joseCustomFetch]: timedFetch(config, () => 'jwks') as never,
+      });
+      jwks = limitUnknownKidRefetch(remote, keepKeysWhenUnreachable(remote));
+      return jwks(source);
     },
     get() {
       if (cached) return cached;

@@ -23,7 +23,7 @@ async function verifySignedUserinfo(jwt: string, config: ResolvedConfig, provide
   }
   try {
     if (!isAcceptedAlg(alg, config)) throw new Error('algorithm not accepted');
-    await verifyIdpJwt(jwt, alg, config, provider);
+    await verifyIdpJwt(jwt, alg, config, provider, {}, 'idp');
   } catch (err) {
     const transport = findCause(err, IdpUnavailableError);
     if (transport) throw transport;

@@ -42,6 +42,7 @@ async function endSessions(ctx: Context, req: Request, token: LogoutToken): Prom
     for (const id of found) {
       await destroyInStore(req, id);
       await index.remove(Object.values(keys), id);
+      await index.dropRecord(id);
     }
     ids.push(...found);
   }

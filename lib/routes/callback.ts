@@ -16,6 +16,7 @@ import { callbackError, isInteractionRequired } from '../idp/protocol-errors.js'
 import { assertTenantAllowed, codeGrant } from '../idp/tenants.js';
 import { toStoredTokens } from '../idp/tokens.js';
 import { claimPendingLogin, regenerateWithUser } from '../session/persistence.js';
+import { writeSessionRecord } from '../session/session-records.js';
 import { indexSession } from '../session/sid-index.js';
 import { sessionOf } from '../session/state.js';
 import { observeCallback, providerLabel } from '../telemetry.js';
@@ -118,7 +119,10 @@ export function callbackHandler(ctx: Context): RequestHandler {
       if (pending.login.dpop) user.dpop = pending.login.dpop;
       if (config.name !== undefined) user.provider = config.name;
       if (tenant !== undefined) user.tenant = tenant;
-      await regenerateWithUser(req, user, (sessionId) => indexSession(ctx.config, req, user, sessionId));
+      await regenerateWithUser(req, user, async (sessionId) => {
+        await indexSession(ctx.config, req, user, sessionId);
+        await writeSessionRecord(ctx.config, req, user, sessionId, 'create');
+      });
       emit(req, 'login', {
         sub: user.sub,
         ...(user.sid !== undefined && { sid: user.sid }),

@@ -4,6 +4,7 @@
  * passes through it (config/request.ts), which is how a bare `requireAuth()` finds its context.
  */
 import type { Request } from 'express';
+import type { Store } from 'express-session';
 import { bindConfig, boundConfig } from '../config/request.js';
 import type { ResolvedConfig } from '../config/schema.js';
 import { SetupError } from '../errors.js';
@@ -16,10 +17,22 @@ export interface Context {
 }
 
 const contexts = new WeakMap<ResolvedConfig, Context>();
+/** Every `oauthLogin()` instance of the process, with the session stores its requests came with (admin code). */
+const stores = new Map<Context, Set<Store>>();
 
 /** Makes `ctx` findable from its configuration (called once per `oauthLogin()`). @private */
 export function registerContext(ctx: Context): void {
   contexts.set(ctx.config, ctx);
+  stores.set(ctx, new Set());
+}
+
+/**
+ * Each `oauthLogin()` instance with the session stores its requests used: what endSessions() works on when no
+ * request is at hand (session-control.ts).
+ * @private
+ */
+export function registeredContexts(): Array<[Context, Set<Store>]> {
+  return [...stores];
 }
 
 /**
@@ -43,6 +56,8 @@ export function ownsSessionUser(req: Request, ctx: Context): boolean {
  */
 export function attachContext(req: Request, ctx: Context): void {
   const current = boundConfig(req);
+  const store = (req as { sessionStore?: Store }).sessionStore;
+  if (store) stores.get(ctx)?.add(store);
   if (current && current !== ctx.config && !ownsSessionUser(req, ctx)) return;
   bindConfig(req, ctx.config);
 }

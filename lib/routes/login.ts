@@ -49,7 +49,7 @@ export async function startLogin(ctx: Context, req: Request, res: Response, requ
 async function redirectToIdp(ctx: Context, req: Request, res: Response, request: LoginRequest): Promise<void> {
   const { config } = ctx;
   const session = sessionOf(req);
-  warnAboutCookie(session, config.secureCookies);
+  warnAboutCookie(session, config.secureCookies, req.secure);
   const configuration = await ctx.provider.get();
   // 256-bit values from node:crypto's CSPRNG, as openid-client's helpers make them (idp/pkce.ts says why).
   const state = randomValue();

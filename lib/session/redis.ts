@@ -42,8 +42,12 @@ export function registerStoreClient(store: object, coordination: StoreCoordinati
  * @private
  */
 export function coordinationClient(config: Pick<ResolvedConfig, 'redis'>, req: Request): StoreCoordination | undefined {
+  return coordinationForStore(config, (req as { sessionStore?: object }).sessionStore);
+}
+
+/** {@link coordinationClient} for a session store known without a request (admin code: session-control.ts). @private */
+export function coordinationForStore(config: Pick<ResolvedConfig, 'redis'>, store: object | undefined): StoreCoordination | undefined {
   if (config.redis) return { client: config.redis, timeout: DEFAULT_REDIS_TIMEOUT };
-  const store = (req as { sessionStore?: object }).sessionStore;
   if (!store) return undefined;
   const known = registry.get(store);
   if (known) return known;

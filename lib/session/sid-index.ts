@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { Request } from 'express';
 import type { ResolvedConfig } from '../config/schema.js';
-import { type RedisClient, coordinationClient, coordinationKey, redisCall } from './redis.js';
+import { type RedisClient, coordinationForStore, coordinationKey, redisCall } from './redis.js';
 import { indexEntryOf } from './sealed-store.js';
 import type { StoredUser } from './state.js';
 
@@ -25,6 +25,15 @@ export interface SessionIndex {
   firstSeen(key: string, ttl: number): Promise<boolean>;
   /** Forgets a key marked by firstSeen (the logout it guarded failed, so a retry must pass). */
   forget(key: string): Promise<void>;
+  /**
+   * Stores the record of the session with index entry `entry` (session-records.ts: sealed) for `ttl` seconds;
+   * `onlyIfKept` updates an existing record only, so a late update cannot bring back a session that was ended.
+   */
+  putRecord(entry: string, record: string, ttl: number, onlyIfKept: boolean): Promise<void>;
+  /** The records of these entries, `undefined` for one that is gone. */
+  records(entries: string[]): Promise<Array<string | undefined>>;
+  /** Forgets a session's record. */
+  dropRecord(entry: string): Promise<void>;
 }
 
 /** Entries swept per call, so a busy process never pauses to clean a big map. */
@@ -34,6 +43,7 @@ const SWEEP_BATCH = 100;
 export function createMemorySessionIndex(): SessionIndex {
   const sets = new Map<string, Map<string, number>>();
   const seen = new Map<string, number>();
+  const kept = new Map<string, { record: string; until: number }>();
   const sweep = (): void => {
     const now = Date.now();
     let budget = SWEEP_BATCH;
@@ -46,6 +56,11 @@ export function createMemorySessionIndex(): SessionIndex {
     for (const [key, until] of seen) {
       if (budget-- <= 0) break;
       if (until <= now) seen.delete(key);
+    }
+    budget = SWEEP_BATCH;
+    for (const [entry, { until }] of kept) {
+      if (budget-- <= 0) break;
+      if (until <= now) kept.delete(entry);
     }
   };
   return {
@@ -81,6 +96,23 @@ export function createMemorySessionIndex(): SessionIndex {
     async forget(key) {
       seen.delete(key);
     },
+    async putRecord(entry, record, ttl, onlyIfKept) {
+      sweep();
+      const current = kept.get(entry);
+      if (onlyIfKept && !(current && current.until > Date.now())) return;
+      kept.delete(entry);
+      kept.set(entry, { record, until: Date.now() + ttl * 1000 });
+    },
+    async records(entries) {
+      const now = Date.now();
+      return entries.map((entry) => {
+        const found = kept.get(entry);
+        return found && found.until > now ? found.record : undefined;
+      });
+    },
+    async dropRecord(entry) {
+      kept.delete(entry);
+    },
   };
 }
 
@@ -107,6 +139,15 @@ export function createRedisSessionIndex(client: RedisClient, prefix: string, tim
     async forget(key) {
       await redisCall(timeoutMs, () => client.del(`${prefix}jti:${key}`));
     },
+    async putRecord(entry, record, ttl, onlyIfKept) {
+      const key = `${prefix}rec:${entry}`;
+      await redisCall(timeoutMs, () => (onlyIfKept ? client.set(key, record, 'EX', Math.max(1, ttl), 'XX') : client.set(key, record, 'EX', Math.max(1, ttl))));
+    },
+    // One GET per record rather than an MGET: the records live in different Redis Cluster slots.
+    records: (entries) => redisCall(timeoutMs, () => Promise.all(entries.map(async (entry) => (await client.get(`${prefix}rec:${entry}`)) ?? undefined))),
+    async dropRecord(entry) {
+      await redisCall(timeoutMs, () => client.del(`${prefix}rec:${entry}`));
+    },
   };
 }
 
@@ -119,7 +160,12 @@ const memoryIndexes = new WeakMap<ResolvedConfig, SessionIndex>();
  * @private
  */
 export function sessionIndexFor(config: ResolvedConfig, req: Request): SessionIndex {
-  const shared = coordinationClient(config, req);
+  return sessionIndexForStore(config, (req as { sessionStore?: object }).sessionStore);
+}
+
+/** {@link sessionIndexFor} for a session store known without a request (admin code). @private */
+export function sessionIndexForStore(config: ResolvedConfig, store: object | undefined): SessionIndex {
+  const shared = coordinationForStore(config, store);
   if (shared) return createRedisSessionIndex(shared.client, `${coordinationKey(config, 'bcl')}:`, shared.timeout);
   let memory = memoryIndexes.get(config);
   if (!memory) memoryIndexes.set(config, (memory = createMemorySessionIndex()));
@@ -154,19 +200,25 @@ export function legacyIndexKeys(issuer: string, sub: string | undefined, sid: st
 }
 
 /**
- * Records a new login for back-channel logout under its index entry (sealed-store.ts: the store key, a hash of the
- * session id, on a sealed store; never the id itself there) (only when `backchannelLogout` is on).
+ * Records a new login for back-channel logout and session control under its index entry (sealed-store.ts: the store
+ * key, a hash of the session id, on a sealed store; never the id itself there), when either is on.
  * @private
  */
 export async function indexSession(config: ResolvedConfig, req: Request, user: StoredUser, sessionId: string): Promise<void> {
-  if (!config.backchannelLogout) return;
+  if (!indexed(config)) return;
   const keys = indexKeys(config.issuer, user.sub, user.sid);
   await sessionIndexFor(config, req).add(Object.values(keys), indexEntryOf(req, sessionId), config.absoluteTimeout);
 }
 
 /** Forgets a session that ended through the logout route. @private */
 export async function unindexSession(config: ResolvedConfig, req: Request, user: StoredUser, sessionId: string): Promise<void> {
-  if (!config.backchannelLogout) return;
+  if (!indexed(config)) return;
   const keys = indexKeys(config.issuer, user.sub, user.sid);
-  await sessionIndexFor(config, req).remove(Object.values(keys), indexEntryOf(req, sessionId));
+  const index = sessionIndexFor(config, req);
+  const entry = indexEntryOf(req, sessionId);
+  await index.remove(Object.values(keys), entry);
+  await index.dropRecord(entry);
 }
+
+/** Sessions are indexed for back-channel logout and for session control (session-records.ts). */
+const indexed = (config: ResolvedConfig): boolean => config.backchannelLogout || config.sessionControl !== false;

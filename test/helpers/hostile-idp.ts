@@ -24,6 +24,8 @@ export interface Misbehaviour {
   tokenError?: { status: number; body: unknown; contentType?: string };
   /** Delay the token endpoint response (ms). */
   tokenDelayMs?: number;
+  /** Hold every token request (after recording it) until this promise settles, then misbehave as set. */
+  tokenHold?: Promise<unknown>;
   /** The `iss` authorization response parameter: undefined → correct, null → omitted, string → that value. */
   issParam?: string | null;
   /** Redirect back with this error instead of a code. */
@@ -206,6 +208,7 @@ export async function startHostileIdp(): Promise<HostileIdp> {
     if (url.pathname === '/token' && req.method === 'POST') {
       const body = new URLSearchParams(await readBody(req));
       tokenRequests.push(body);
+      if (m.tokenHold) await m.tokenHold;
       if (m.tokenDown) return void res.socket?.destroy();
       if (m.tokenDelayMs) await new Promise((r) => setTimeout(r, m.tokenDelayMs));
       if (res.destroyed) return;

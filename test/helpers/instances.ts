@@ -68,13 +68,14 @@ export interface Cluster2 {
 export async function startTwoInstances(
   config: Partial<OAuthLoginConfig> = {},
   idpOptions: (a: TestServer, b: TestServer) => Omit<TestIdpOptions, 'appBases'> = () => ({}),
+  routes?: (app: express.Express) => void,
 ): Promise<Cluster2> {
   const redis = await startRedis();
   const a0 = await startServer();
   const b0 = await startServer();
   const idp = await startTestIdp({ appBases: [a0.url], ...idpOptions(a0, b0) });
-  const a = await startInstance({ issuer: idp.issuer, redis: redis.url, server: a0, config });
-  const b = await startInstance({ issuer: idp.issuer, redis: redis.url, server: b0, baseURL: a.url, config });
+  const a = await startInstance({ issuer: idp.issuer, redis: redis.url, server: a0, config, ...(routes && { routes }) });
+  const b = await startInstance({ issuer: idp.issuer, redis: redis.url, server: b0, baseURL: a.url, config, ...(routes && { routes }) });
   const raw = new Redis(redis.url);
   return {
     redis,
