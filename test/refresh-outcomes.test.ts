@@ -43,6 +43,8 @@ const TRANSIENT: Kind[] = [
 
 const DEFINITIVE: Array<{ name: string; misbehaviour: () => Misbehaviour }> = [
   { name: 'invalid_grant', misbehaviour: () => ({ tokenError: { status: 400, body: { error: 'invalid_grant' } } }) },
+  // Glewlwyd 2.7's answer to a spent refresh token (test/interop-glewlwyd.test.ts): a refusal without its body.
+  { name: 'a bare 400 without an error body', misbehaviour: () => ({ tokenError: { status: 400, body: '', contentType: 'text/plain' } }) },
   { name: 'a refreshed ID token about another sub', misbehaviour: () => ({ refreshIdToken: true, claims: (c) => ({ ...c, sub: 'someone-else' }) }) },
   { name: 'a refreshed ID token from another iss', misbehaviour: () => ({ refreshIdToken: true, claims: (c) => ({ ...c, iss: 'https://evil.example' }) }) },
   { name: 'a refreshed ID token for another aud', misbehaviour: () => ({ refreshIdToken: true, claims: (c) => ({ ...c, aud: 'another-client' }) }) },

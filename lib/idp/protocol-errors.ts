@@ -12,6 +12,7 @@ import {
   TokenValidationError,
   findCause,
 } from '../errors.js';
+import { isFetchResponse } from './response.js';
 
 /** RFC 6749 §4.1.2.1 / OIDC Core §3.1.2.6 error codes that mean "the user did not get through". */
 const STATUS_BY_IDP_ERROR: Record<string, number> = {
@@ -117,7 +118,7 @@ const isBusy = (status: number) => status >= 500 || status === 429;
 function notATokenResponse(err: unknown): { status?: number } | undefined {
   let found = false;
   for (let e = err, depth = 0; e && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof Response) return { status: e.status };
+    if (isFetchResponse(e)) return { status: e.status };
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && NOT_A_TOKEN_RESPONSE.has(code)) found = true;
   }
@@ -140,7 +141,8 @@ function unavailable(detail: string, err: unknown): IdpUnavailableError {
  * - a 5xx or 429 with whatever body (a load balancer's HTML page too), or `temporarily_unavailable` /
  *   `server_error` at any status (503 `idp_unavailable`);
  * - a body that is no token response, such as an HTML page with status 200 or broken JSON (502 `idp_bad_response`).
- * `undefined` means a definitive refusal (`invalid_grant` and the other RFC 6749 §5.2 errors, an ID token for
+ * `undefined` means a definitive refusal (`invalid_grant` and the other RFC 6749 §5.2 errors, a 400 or 401 without
+ * an error body, an ID token for
  * another sub/iss/aud, a bad signature): the grant is gone and the session ends.
  * @private
  */
@@ -155,6 +157,9 @@ export function transientRefreshError(err: unknown): IdpUnavailableError | undef
   }
   const other = notATokenResponse(err);
   if (other?.status !== undefined && isBusy(other.status)) return unavailable(` (HTTP ${other.status})`, err);
+  // 400 and 401 are the statuses of a refusal (RFC 6749 §5.2), with or without its JSON body: Glewlwyd 2.7 answers
+  // a spent refresh token with a bare 400. The grant is gone; retrying would only present the token again.
+  if (other?.status === 400 || other?.status === 401) return undefined;
   if (other) {
     return new IdpUnavailableError(
       'idp_bad_response',
