@@ -66,10 +66,12 @@ export async function currentUser(req: Request): Promise<StoredUser | undefined>
     await endHere(req);
     return undefined;
   }
+  // The session is written anyway when the idle stamp moves or tokens are refreshed: its session-control record
+  // follows then (lastSeenAt, the tokens to revoke), once per request, so two writes of it can never land out of order.
+  let touch = false;
   if (now - user.seenAt >= SEEN_RESOLUTION) {
     user.seenAt = now;
-    // The session is written anyway now: its session-control record follows (lastSeenAt), off the request's path.
-    touchRecord(req, user);
+    touch = true;
   }
   if (needsRefresh(user.tokens, config.refreshSkew)) {
     const tokens = await refresherOf(ctx).refresh(user, req);
@@ -87,7 +89,9 @@ export async function currentUser(req: Request): Promise<StoredUser | undefined>
     // Saved now rather than when the response ends: a store failure then becomes a 503 instead of silently losing
     // a rotated refresh token.
     await saveSession(req);
-    touchRecord(req, storedUser(sessionOf(req)) ?? user);
+    touch = true;
   }
+  // After a save the request holds the copy the store accepted (merged with any newer one): record that.
+  if (touch) touchRecord(req, storedUser(sessionOf(req)) ?? user);
   return user;
 }

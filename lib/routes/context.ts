@@ -27,6 +27,14 @@ export function registerContext(ctx: Context): void {
 }
 
 /**
+ * Forgets `ctx` (a provider resolved per request that left its cache): the registry must not keep every
+ * configuration a resolver ever returned. @private
+ */
+export function unregisterContext(ctx: Context): void {
+  stores.delete(ctx);
+}
+
+/**
  * Each `oauthLogin()` instance with the session stores its requests used: what endSessions() works on when no
  * request is at hand (session-control.ts).
  * @private

@@ -27,7 +27,7 @@ import { regenerateSession } from '../session/persistence.js';
 import { noteSessionLoaded } from '../session/serialized-update.js';
 import { peekPendingLogin, sessionOf } from '../session/state.js';
 import { callbackHandler } from './callback.js';
-import { type Context, attachContext, peekContext, registerContext, sessionProvider } from './context.js';
+import { type Context, attachContext, peekContext, registerContext, sessionProvider, unregisterContext } from './context.js';
 import { routeErrorHandler } from './error-page.js';
 import { formPostRelay } from './form-post-relay.js';
 import { startLogin } from './login.js';
@@ -102,7 +102,9 @@ export function perRequestRouter(input: PerRequestConfig): Router {
     },
   };
   registerContext(baseCtx);
-  const cache = new LRUCache<string, { input: ProviderConfig; ctx: Context }>({ max: MAX_PROVIDERS });
+  // A configuration that leaves the cache (evicted, or replaced by a changed one) leaves the registry of contexts
+  // too, so a resolver with many tenants costs at most MAX_PROVIDERS of them.
+  const cache = new LRUCache<string, { input: ProviderConfig; ctx: Context }>({ max: MAX_PROVIDERS, dispose: (value) => unregisterContext(value.ctx) });
   const names = new LRUCache<string, string>({ max: MAX_PROVIDERS });
 
   /** The validated, cached context of a resolved configuration. */
