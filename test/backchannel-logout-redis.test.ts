@@ -4,7 +4,8 @@
  * index (sets with a TTL in the middleware's own key namespace).
  */
 import { Redis } from 'ioredis';
-import { Browser, formAction, hiddenInputs } from './helpers/browser.js';
+import { Browser } from './helpers/browser.js';
+import { signOutAtIdp } from './helpers/logout.js';
 import { login } from './helpers/flow.js';
 import { CLIENT_ID, type TestIdp } from './helpers/idp.js';
 import { sessionIdFromCookie, startTwoInstances } from './helpers/instances.js';
@@ -37,16 +38,7 @@ test('a logout token received by instance B ends the session created through ins
   const keys = await raw.keys(`eol:${CLIENT_ID}:bcl:*`);
   expect(keys.length).toBeGreaterThanOrEqual(4);
   for (const key of keys) expect(await raw.ttl(key)).toBeGreaterThan(0);
-  const before = idp.events.filter((e) => e === 'backchannel.success').length;
-  const confirm = (await alice1.navigate(`${idp.issuer}/session/end?client_id=${CLIENT_ID}`)).at(-1)!;
-  const form = hiddenInputs(confirm.body);
-  form.set('logout', 'yes');
-  await alice1.navigate(formAction(confirm.body, confirm.url), { method: 'POST', body: form });
-  const until = Date.now() + 5000;
-  while (idp.events.filter((e) => e === 'backchannel.success').length === before && Date.now() < until) {
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  expect(idp.events.filter((e) => e === 'backchannel.success').length).toBe(before + 1);
+  await signOutAtIdp(alice1, idp, CLIENT_ID);
   expect(await hasSession(raw, sid)).toBe(0);
   expect(await loggedIn(alice1)).toBe(false);
   expect(await loggedIn(alice2)).toBe(true);

@@ -8,6 +8,7 @@ import { oauthErrorHandler, oauthLogin, oauthSession, requireAuth } from '../lib
 import type { MemoryStoreStats } from '../lib/session/memory-store.js';
 import { testConfig } from './helpers/app.js';
 import { Browser } from './helpers/browser.js';
+import { gate } from './helpers/gate.js';
 import { login } from './helpers/flow.js';
 import { postLogout } from './helpers/logout.js';
 import { type TestIdp, startTestIdp } from './helpers/idp.js';
@@ -16,14 +17,6 @@ import { type TestServer, startServer } from './helpers/servers.js';
 const BOUND = { maxSessions: 100, maxBytes: 1024 * 1024, maxAnonymousSessions: 40, maxAnonymousBytes: 65_536 };
 const LOGIN_TIMEOUT = 120;
 
-/** A request the test holds open: `entered` once it has loaded its session, it finishes after `release()`. */
-function gate() {
-  let release!: () => void;
-  let entered!: () => void;
-  const released = new Promise<void>((r) => (release = r));
-  const inside = new Promise<void>((r) => (entered = r));
-  return { release, entered, released, inside };
-}
 let held = gate();
 
 let app: TestServer;

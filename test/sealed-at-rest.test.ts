@@ -9,7 +9,8 @@ import session from 'express-session';
 import { Redis } from 'ioredis';
 import { sealedStore, storeKeyOf } from '../lib/index.js';
 import { buildApp } from './helpers/app.js';
-import { Browser, formAction, hiddenInputs } from './helpers/browser.js';
+import { Browser } from './helpers/browser.js';
+import { signOutAtIdp } from './helpers/logout.js';
 import { login } from './helpers/flow.js';
 import { CLIENT_ID, type TestIdp, startTestIdp } from './helpers/idp.js';
 import { sessionIdFromCookie, startInstance } from './helpers/instances.js';
@@ -146,16 +147,7 @@ test('a back-channel logout still ends a session logged in and indexed before th
   for (const key of await raw.keys(`eol:${CLIENT_ID}:bcl:s*`)) await raw.srem(key, storeKeyOf(sid));
   await raw.sadd(`eol:${CLIENT_ID}:bcl:sub:${idp.issuer}|${sub}`, sid);
   await raw.sadd(`eol:${CLIENT_ID}:bcl:sid:${idp.issuer}|${idpSid}`, sid);
-  const before = idp.events.filter((e) => e === 'backchannel.success').length;
-  const confirm = (await browser.navigate(`${idp.issuer}/session/end?client_id=${CLIENT_ID}`)).at(-1)!;
-  const form = hiddenInputs(confirm.body);
-  form.set('logout', 'yes');
-  await browser.navigate(formAction(confirm.body, confirm.url), { method: 'POST', body: form });
-  const until = Date.now() + 5000;
-  while (idp.events.filter((e) => e === 'backchannel.success').length === before && Date.now() < until) {
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  expect(idp.events.filter((e) => e === 'backchannel.success').length).toBe(before + 1);
+  await signOutAtIdp(browser, idp, CLIENT_ID);
   expect((await browser.request(`${a.url}/api/me`, json)).status).toBe(401);
   expect(await raw.get(redisKeyOf(sid))).toBe('~');
 });

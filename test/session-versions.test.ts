@@ -5,11 +5,12 @@
  */
 import express from 'express';
 import { Redis } from 'ioredis';
-import { Browser, formAction, hiddenInputs } from './helpers/browser.js';
+import { Browser } from './helpers/browser.js';
+import { gate } from './helpers/gate.js';
 import { login } from './helpers/flow.js';
 import { CLIENT_ID, type TestIdp, startTestIdp } from './helpers/idp.js';
 import { monitorRedis, sessionIdFromCookie, startInstance } from './helpers/instances.js';
-import { postLogout } from './helpers/logout.js';
+import { postLogout, signOutAtIdp } from './helpers/logout.js';
 import { type RedisServer, startRedis } from './helpers/redis.js';
 import { readStored, redisKeyOf, writeStored } from './helpers/sealed.js';
 import { type TestServer, startServer } from './helpers/servers.js';
@@ -20,14 +21,6 @@ let a: TestServer;
 let b: TestServer;
 let raw: Redis;
 
-/** A request the test holds open: `entered` once it has loaded its session, it finishes after `release()`. */
-function gate() {
-  let release!: () => void;
-  let entered!: () => void;
-  const released = new Promise<void>((r) => (release = r));
-  const inside = new Promise<void>((r) => (entered = r));
-  return { release, entered, released, inside };
-}
 let held = gate();
 
 /** GET /slow: loads the session, waits for the test, then changes the session (as any app route might). */
@@ -99,16 +92,7 @@ test('a request in flight across a back-channel logout does not bring the sessio
   await login(browser, a.url);
   const sid = sidOf(browser);
   const slow = await holdRequest(copyOf(browser), a.url);
-  const before = idp.events.filter((e) => e === 'backchannel.success').length;
-  const confirm = (await browser.navigate(`${idp.issuer}/session/end?client_id=${CLIENT_ID}`)).at(-1)!;
-  const form = hiddenInputs(confirm.body);
-  form.set('logout', 'yes');
-  await browser.navigate(formAction(confirm.body, confirm.url), { method: 'POST', body: form });
-  const until = Date.now() + 5000;
-  while (idp.events.filter((e) => e === 'backchannel.success').length === before && Date.now() < until) {
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  expect(idp.events.filter((e) => e === 'backchannel.success').length).toBe(before + 1);
+  await signOutAtIdp(browser, idp, CLIENT_ID);
   held.release();
   expect((await slow.response).status).toBe(200);
   expect((await me(browser, b.url)).status).toBe(401);

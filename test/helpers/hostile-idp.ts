@@ -7,9 +7,10 @@
  * with `set({...})`, which lasts until `reset()`.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { type JWK, SignJWT, UnsecuredJWT, exportJWK, generateKeyPair } from 'jose';
 import { type TestServer, startServer } from './servers.js';
+import { readBody } from './http-body.js';
 
 type Claims = Record<string, unknown>;
 
@@ -87,14 +88,6 @@ async function newKey(): Promise<{ privateKey: CryptoKey; jwk: JWK }> {
   const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
   const kid = randomBytes(6).toString('hex');
   return { privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: 'RS256', use: 'sig' } };
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve) => {
-    let data = '';
-    req.on('data', (c: Buffer) => (data += c.toString()));
-    req.on('end', () => resolve(data));
-  });
 }
 
 /** RFC 6749 §2.3.1: client_secret_basic with form-urlencoded id and secret. */

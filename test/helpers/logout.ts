@@ -41,3 +41,20 @@ export async function confirmAtIdp(browser: Browser, page: Hop): Promise<Hop[]> 
   form.set('logout', 'yes');
   return [...hops, ...(await browser.navigate(formAction(confirm.body, confirm.url), { method: 'POST', body: form }))];
 }
+
+/**
+ * Signs the browser out at the IdP itself (its own end-session page, confirmed), as a user would in another tab,
+ * then waits until the IdP reports one more successful back-channel logout delivery (oidc-provider's
+ * `backchannel.success` event, recorded in `events`); fails after 5 s without it.
+ */
+export async function signOutAtIdp(browser: Browser, idp: { issuer: string; events: string[] }, clientId: string): Promise<void> {
+  const delivered = () => idp.events.filter((e) => e === 'backchannel.success').length;
+  const before = delivered();
+  const confirm = (await browser.navigate(`${idp.issuer}/session/end?client_id=${clientId}`)).at(-1)!;
+  const form = hiddenInputs(confirm.body);
+  form.set('logout', 'yes');
+  await browser.navigate(formAction(confirm.body, confirm.url), { method: 'POST', body: form });
+  const until = Date.now() + 5000;
+  while (delivered() === before && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  if (delivered() !== before + 1) throw new Error(`expected one back-channel logout delivery, saw ${delivered() - before}`);
+}

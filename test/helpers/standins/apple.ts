@@ -11,9 +11,10 @@
  * - ID tokens carry `email`, `email_verified` and `is_private_email` as strings, `nonce_supported`.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { type CryptoKey, type JWK, SignJWT, decodeProtectedHeader, exportJWK, exportPKCS8, generateKeyPair, jwtVerify } from 'jose';
 import { type TestServer, startServer } from '../servers.js';
+import { readBody, sendJson } from '../http-body.js';
 
 export const APPLE_TEAM_ID = 'A1B2C3D4E5';
 export const APPLE_KEY_ID = 'KEY1234567';
@@ -28,18 +29,9 @@ export interface AppleStandin {
   close(): Promise<void>;
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve) => {
-    let data = '';
-    req.on('data', (c: Buffer) => (data += c.toString()));
-    req.on('end', () => resolve(data));
-  });
-}
+const json = (res: ServerResponse, status: number, body: unknown): void =>
+  sendJson(res, status, body, { 'content-type': 'application/json;charset=UTF-8' });
 
-function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json;charset=UTF-8', 'cache-control': 'no-store' });
-  res.end(JSON.stringify(body));
-}
 
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 

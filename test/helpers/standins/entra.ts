@@ -15,6 +15,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type JWK, SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { type TestServer, startServer } from '../servers.js';
+import { readBody, sendJson } from '../http-body.js';
 
 export const ENTRA_CLIENT_ID = '6731de76-14a6-49ae-97bc-6eba6914391e';
 export const ENTRA_CLIENT_SECRET = 'entra-standin-client-secret-0123456789abcdef';
@@ -47,18 +48,9 @@ export interface EntraStandin {
   close(): Promise<void>;
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve) => {
-    let data = '';
-    req.on('data', (c: Buffer) => (data += c.toString()));
-    req.on('end', () => resolve(data));
-  });
-}
+const json = (res: ServerResponse, status: number, body: unknown): void =>
+  sendJson(res, status, body, { 'content-type': 'application/json; charset=utf-8' });
 
-function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
-  res.end(JSON.stringify(body));
-}
 
 /** Entra's error body shape (AADSTS codes in `error_codes`). */
 function entraError(res: ServerResponse, status: number, error: string, code: number, description: string): void {

@@ -15,6 +15,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type JWK, SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { type TestServer, startServer } from '../servers.js';
+import { readBody, sendJson } from '../http-body.js';
 
 export const GITLAB_CLIENT_ID = '4e1b0f2c9d8a7e6f5a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f';
 export const GITLAB_CLIENT_SECRET = 'gloas-0123456789abcdef0123456789abcdef0123456789abcdef0123456789ab';
@@ -40,18 +41,9 @@ const INVALID_GRANT = {
     'The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.',
 };
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve) => {
-    let data = '';
-    req.on('data', (c: Buffer) => (data += c.toString()));
-    req.on('end', () => resolve(data));
-  });
-}
+const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void =>
+  sendJson(res, status, body, { 'content-type': 'application/json; charset=utf-8', ...headers });
 
-function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers });
-  res.end(JSON.stringify(body));
-}
 
 /** client_secret_basic or client_secret_post, both of which GitLab accepts. */
 function client(req: IncomingMessage, form: URLSearchParams): boolean {

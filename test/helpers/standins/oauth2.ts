@@ -7,8 +7,8 @@
  * misbehaviour with `set()`, undone by `reset()`.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type TestServer, startServer } from '../servers.js';
+import { readBody, sendJson as json } from '../http-body.js';
 
 export const OAUTH2_CLIENT_ID = 'oauth2-client';
 export const OAUTH2_CLIENT_SECRET = 'oauth2-client-secret-0123456789abcdef0123456789';
@@ -42,18 +42,6 @@ export interface OAuth2StandIn {
   close(): Promise<void>;
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve) => {
-    let data = '';
-    req.on('data', (c: Buffer) => (data += c.toString()));
-    req.on('end', () => resolve(data));
-  });
-}
-
-function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
-  res.end(JSON.stringify(body));
-}
 
 function clientAuthenticated(header: string | undefined): boolean {
   if (!header?.startsWith('Basic ')) return false;

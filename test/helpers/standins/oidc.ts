@@ -5,9 +5,10 @@
  * with it; the Entra ID stand-in (entra.ts) is separate because of its tenants. Signing goes through jose.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { type JWK, SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { type TestServer, startServer } from '../servers.js';
+import { readBody, sendJson as json } from '../http-body.js';
 
 export const STANDIN_CLIENT_ID = 'standin-client';
 export const STANDIN_CLIENT_SECRET = 'standin-client-secret-0123456789abcdef0123';
@@ -41,18 +42,6 @@ export interface OidcStandin {
   close(): Promise<void>;
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve) => {
-    let data = '';
-    req.on('data', (c: Buffer) => (data += c.toString()));
-    req.on('end', () => resolve(data));
-  });
-}
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-  res.end(JSON.stringify(body));
-}
 
 function clientAuth(req: IncomingMessage, body: URLSearchParams): 'basic' | 'post' | 'none' | 'bad' {
   const header = req.headers.authorization;
